@@ -1,0 +1,23 @@
+//! The wire layer: tRPC and OpenAPI surfaces over a registry of typed procedures.
+//! It knows nothing about what the procedures do.
+
+mod context;
+mod dispatch;
+mod error;
+mod gateway;
+mod openapi;
+mod procedure;
+mod registry;
+mod rest;
+mod superjson;
+mod trpc;
+
+pub use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+pub use context::{Authenticator, CredentialSource, Ctx, Identity, RequestInfo};
+pub use dispatch::{Call, Verb, dispatch};
+pub use error::{ErrorCode, Issue, RpcError, VALIDATION_FAILED};
+pub use gateway::{Gateway, ReadinessCheck, WireConfig, not_found, response_headers};
+pub use procedure::{Access, Kind, NoInput, Procedure};
+pub use registry::{ProcedureInfo, Registry, decode_input};
+pub use rest::coerce_query;
+pub use superjson::{Transformer, deserialize as superjson_deserialize};

@@ -1,0 +1,160 @@
+//! Procedures stored type-erased (JSON in, JSON out) with their schemas kept for the
+//! OpenAPI document and query-string coercion.
+
+use std::any::TypeId;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use schemars::{JsonSchema, generate::SchemaSettings};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::context::{Authenticator, Ctx};
+use crate::error::{Issue, RpcError};
+use crate::procedure::{Access, Kind, NoInput, Procedure};
+
+/// A procedure's description, as the OpenAPI document and the dispatcher need it.
+#[derive(Debug, Clone)]
+pub struct ProcedureInfo {
+    pub path: &'static str,
+    pub kind: Kind,
+    pub access: Access,
+    pub summary: &'static str,
+    /// `None` for procedures that take no input.
+    pub input_schema: Option<Value>,
+    pub output_schema: Value,
+}
+
+pub(crate) trait ErasedProcedure: Send + Sync {
+    fn info(&self) -> &ProcedureInfo;
+    /// Runs the procedure on an already transformer-decoded input (`None`: absent).
+    fn call(&self, ctx: Ctx, input: Option<Value>) -> BoxFuture<'static, Result<Value, RpcError>>;
+}
+
+struct Typed<P> {
+    procedure: Arc<P>,
+    info: ProcedureInfo,
+}
+
+impl<P: Procedure> ErasedProcedure for Typed<P> {
+    fn info(&self) -> &ProcedureInfo {
+        &self.info
+    }
+
+    fn call(&self, ctx: Ctx, input: Option<Value>) -> BoxFuture<'static, Result<Value, RpcError>> {
+        let procedure = Arc::clone(&self.procedure);
+        Box::pin(async move {
+            let input = decode_input::<P::Input>(input)?;
+            let output = procedure.call(ctx, input).await?;
+            serde_json::to_value(output).map_err(RpcError::internal)
+        })
+    }
+}
+
+/// Deserializes and validates an input; every failure is a 400 with issues.
+pub fn decode_input<T>(input: Option<Value>) -> Result<T, RpcError>
+where
+    T: DeserializeOwned + garde::Validate<Context = ()>,
+{
+    let absent = input.is_none();
+    let value: T = serde_path_to_error::deserialize(input.unwrap_or(Value::Null)).map_err(|e| {
+        let mut path: Vec<String> = e
+            .path()
+            .iter()
+            .map(|seg| seg.to_string())
+            .filter(|s| s != "?")
+            .collect();
+        let inner = e.into_inner().to_string();
+        let message = if absent {
+            "Required".to_owned()
+        } else if let Some(field) = missing_field(&inner) {
+            path.push(field.to_owned());
+            "Required".to_owned()
+        } else {
+            inner
+        };
+        RpcError::validation(vec![Issue { message, path, code: "invalid_type".into() }])
+    })?;
+    value.validate().map_err(|report| {
+        let issues = report
+            .iter()
+            .map(|(path, error)| Issue {
+                message: error.message().to_owned(),
+                path: path.to_string().split('.').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                code: "invalid_input".into(),
+            })
+            .collect();
+        RpcError::validation(issues)
+    })?;
+    Ok(value)
+}
+
+/// serde reports a missing field as "missing field `name`".
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.split('`').next()
+}
+
+/// JSON Schema of `T`, self-contained (no `$ref`s), for OpenAPI 3.1.
+fn schema_of<T: JsonSchema>(for_input: bool) -> Value {
+    let settings = SchemaSettings::draft2020_12().with(|s| {
+        s.inline_subschemas = true;
+        s.meta_schema = None;
+    });
+    let settings = if for_input { settings.for_deserialize() } else { settings.for_serialize() };
+    let mut schema = settings.into_generator().into_root_schema_for::<T>().to_value();
+    if let Some(obj) = schema.as_object_mut() {
+        obj.remove("title");
+    }
+    schema
+}
+
+/// All procedures of a gateway, and the authenticator that resolves callers.
+#[derive(Default, Clone)]
+pub struct Registry {
+    procedures: BTreeMap<&'static str, Arc<dyn ErasedProcedure>>,
+    authenticator: Option<Arc<dyn Authenticator>>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a procedure. Two procedures on one path are a programming error.
+    pub fn register<P: Procedure>(&mut self, procedure: P) -> &mut Self {
+        let takes_input = TypeId::of::<P::Input>() != TypeId::of::<NoInput>();
+        let info = ProcedureInfo {
+            path: P::PATH,
+            kind: P::KIND,
+            access: P::ACCESS,
+            summary: P::SUMMARY,
+            input_schema: takes_input.then(|| schema_of::<P::Input>(true)),
+            output_schema: schema_of::<P::Output>(false),
+        };
+        let erased = Arc::new(Typed { procedure: Arc::new(procedure), info });
+        assert!(
+            self.procedures.insert(P::PATH, erased).is_none(),
+            "procedure {} registered twice",
+            P::PATH
+        );
+        self
+    }
+
+    pub fn authenticate_with(&mut self, authenticator: impl Authenticator) -> &mut Self {
+        self.authenticator = Some(Arc::new(authenticator));
+        self
+    }
+
+    pub fn authenticator(&self) -> Option<Arc<dyn Authenticator>> {
+        self.authenticator.clone()
+    }
+
+    pub(crate) fn get(&self, path: &str) -> Option<&Arc<dyn ErasedProcedure>> {
+        self.procedures.get(path)
+    }
+
+    pub fn procedures(&self) -> impl Iterator<Item = &ProcedureInfo> {
+        self.procedures.values().map(|p| p.info())
+    }
+}

@@ -1,0 +1,154 @@
+//! The OpenAPI (REST) surface: `GET /api/{path}?field=value` for queries and
+//! `POST /api/{path}` with a JSON body for mutations; bare outputs, `{message, code, issues}` errors.
+
+use actix_web::http::Method;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Map, Value};
+
+use crate::dispatch::{Call, Verb, dispatch};
+use crate::error::{ErrorCode, RpcError};
+use crate::gateway::{Gateway, finish, is_json, parse_json, read_body, status_of};
+use crate::procedure::Kind;
+use crate::superjson::Transformer;
+
+pub(crate) async fn handle(req: HttpRequest, payload: web::Payload, gateway: web::Data<Gateway>) -> HttpResponse {
+    let gateway = gateway.into_inner();
+    let ctx = gateway.context(&req);
+    let result = match decode(&req, payload, &gateway).await {
+        Ok(call) => dispatch(gateway.clone(), ctx.clone(), call, Transformer::Json).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(output) => {
+            let mut builder = HttpResponse::Ok();
+            finish(&mut builder, &ctx, &[]);
+            builder.json(output)
+        }
+        Err(e) => {
+            let mut builder = status_of(&e);
+            finish(&mut builder, &ctx, &[&e]);
+            builder.json(e.rest_body())
+        }
+    }
+}
+
+async fn decode(req: &HttpRequest, payload: web::Payload, gateway: &Gateway) -> Result<Call, RpcError> {
+    let raw = req.match_info().get("path").unwrap_or_default();
+    let path = percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map_err(|_| RpcError::bad_request("The procedure path is not valid UTF-8"))?
+        .into_owned();
+    let info = gateway
+        .registry()
+        .get(&path)
+        .map(|p| p.info())
+        .ok_or_else(|| RpcError::not_found(format!("No procedure found on path \"{path}\"")))?;
+    let verb = match (req.method(), info.kind) {
+        (&Method::GET, Kind::Query) => Verb::Get,
+        (&Method::POST, Kind::Mutation) => Verb::Post,
+        _ => {
+            let allowed = if info.kind == Kind::Query { "GET" } else { "POST" };
+            return Err(RpcError::new(
+                ErrorCode::MethodNotSupported,
+                format!("Method not allowed: use {allowed} for \"{path}\""),
+            ));
+        }
+    };
+    let input = match verb {
+        Verb::Get => {
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
+                .map_err(|_| RpcError::bad_request("Malformed query string"))?;
+            Some(coerce_query(pairs, info.input_schema.as_ref()))
+        }
+        Verb::Post => {
+            // Cross-site forms cannot send application/json: requiring it keeps
+            // cookie-authenticated mutations safe.
+            if !is_json(req) {
+                return Err(RpcError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    "Unsupported content type: send application/json",
+                ));
+            }
+            parse_json(&read_body(req, payload, gateway.config().max_body_bytes).await?)?
+        }
+    };
+    Ok(Call { path, verb, input: Ok(input) })
+}
+
+/// Query-string values are text: give each the type its input schema declares.
+pub fn coerce_query(pairs: Vec<(String, String)>, schema: Option<&Value>) -> Value {
+    let properties = schema.and_then(|s| s.get("properties"));
+    let mut object = Map::new();
+    for (key, text) in pairs {
+        let types = properties.and_then(|p| p.get(&key)).map(schema_types).unwrap_or_default();
+        let value = coerce(&text, &types);
+        if types.contains(&"array") {
+            match object.entry(key).or_insert_with(|| Value::Array(Vec::new())) {
+                Value::Array(items) => items.push(value),
+                _ => unreachable!("array entries are arrays"),
+            }
+        } else {
+            object.insert(key, value);
+        }
+    }
+    Value::Object(object)
+}
+
+fn schema_types(schema: &Value) -> Vec<&str> {
+    match schema.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn coerce(text: &str, types: &[&str]) -> Value {
+    if types.contains(&"integer") {
+        if let Ok(n) = text.parse::<i64>() {
+            return n.into();
+        }
+    }
+    if types.contains(&"number") {
+        if let Some(n) = text.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+            return Value::Number(n);
+        }
+    }
+    if types.contains(&"boolean") {
+        match text {
+            "true" => return true.into(),
+            "false" => return false.into(),
+            _ => {}
+        }
+    }
+    if types.contains(&"null") && !types.contains(&"string") && text == "null" {
+        return Value::Null;
+    }
+    Value::String(text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn query_values_take_their_schema_types() {
+        let schema = json!({"properties": {
+            "n": {"type": "integer"}, "f": {"type": "number"}, "b": {"type": "boolean"},
+            "s": {"type": ["string", "null"]}, "tags": {"type": "array"}}});
+        let pairs = [("n", "5"), ("f", "1.5"), ("b", "true"), ("s", "7"), ("tags", "a"), ("tags", "b"), ("x", "1")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .to_vec();
+        assert_eq!(
+            coerce_query(pairs, Some(&schema)),
+            json!({"n": 5, "f": 1.5, "b": true, "s": "7", "tags": ["a", "b"], "x": "1"})
+        );
+    }
+
+    #[test]
+    fn values_that_do_not_parse_stay_text_for_validation_to_refuse() {
+        let schema = json!({"properties": {"n": {"type": "integer"}}});
+        let pairs = vec![("n".to_owned(), "five".to_owned())];
+        assert_eq!(coerce_query(pairs, Some(&schema)), json!({"n": "five"}));
+    }
+}

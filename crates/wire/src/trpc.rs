@@ -1,0 +1,241 @@
+//! The tRPC HTTP surface: single and batched calls over GET and POST, and the two
+//! streaming batch formats (v11 JSON lines, v10 streamed object).
+
+use std::sync::Arc;
+
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::stream::{self, FuturesUnordered, StreamExt};
+use serde_json::{Map, Value, json};
+
+use crate::context::Ctx;
+use crate::dispatch::{Call, Verb, dispatch};
+use crate::error::{ErrorCode, RpcError};
+use crate::gateway::{Gateway, finish, is_json, parse_json, read_body, status_of, trpc_transformer};
+use crate::procedure::Kind;
+use crate::superjson::Transformer;
+
+const PREFIX: &str = "/api/trpc/";
+
+/// How the answer is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// One JSON document (an array for batches).
+    Whole,
+    /// v11 `httpBatchStreamLink`: JSON lines.
+    JsonLines,
+    /// v10 `unstable_httpBatchStreamLink`: one object streamed a member per line.
+    StreamedObject,
+}
+
+struct Request {
+    calls: Vec<Call>,
+    batch: bool,
+    mode: Mode,
+}
+
+pub(crate) async fn handle(req: HttpRequest, payload: web::Payload, gateway: web::Data<Gateway>) -> HttpResponse {
+    if req.method() == Method::HEAD {
+        return HttpResponse::NoContent().finish();
+    }
+    let gateway = gateway.into_inner();
+    let transformer = trpc_transformer(&gateway);
+    let request = match decode(&req, payload, &gateway).await {
+        Ok(request) => request,
+        Err(e) => return whole_request_error(&e, transformer),
+    };
+    let ctx = gateway.context(&req);
+    match request.mode {
+        Mode::Whole => respond_whole(gateway, ctx, request, transformer).await,
+        Mode::JsonLines => stream_json_lines(gateway, ctx, request.calls, transformer),
+        Mode::StreamedObject => stream_object(gateway, ctx, request.calls, transformer),
+    }
+}
+
+async fn decode(req: &HttpRequest, payload: web::Payload, gateway: &Gateway) -> Result<Request, RpcError> {
+    let config = gateway.config();
+    let verb = match *req.method() {
+        Method::GET => Verb::Get,
+        Method::POST => Verb::Post,
+        _ => return Err(RpcError::new(ErrorCode::MethodNotSupported, "Unsupported HTTP method")),
+    };
+    let raw_path = req.uri().path().strip_prefix(PREFIX).unwrap_or_default();
+    let path = percent_encoding::percent_decode_str(raw_path)
+        .decode_utf8()
+        .map_err(|_| RpcError::bad_request("The procedure path is not valid UTF-8"))?;
+    let query: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
+        .map_err(|_| RpcError::bad_request("Malformed query string"))?;
+    let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let batch = matches!(param("batch"), Some("1" | "true"));
+
+    let paths: Vec<String> = if batch { path.split(',').map(str::to_owned).collect() } else { vec![path.into_owned()] };
+    if paths.len() > config.max_batch_calls {
+        return Err(RpcError::bad_request(format!(
+            "Batch of {} calls is over the limit of {}",
+            paths.len(),
+            config.max_batch_calls
+        )));
+    }
+
+    let mode = stream_mode(req);
+    if mode != Mode::Whole && !batch {
+        return Err(RpcError::bad_request("Streaming responses need a batch request (?batch=1)"));
+    }
+
+    let raw_input = match verb {
+        Verb::Get => param("input").map(|s| parse_json(s.as_bytes())).transpose().map(Option::flatten),
+        Verb::Post => {
+            if !is_json(req) {
+                return Err(RpcError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    "Unsupported content type: send application/json",
+                ));
+            }
+            let body = read_body(req, payload, config.max_body_bytes).await?;
+            parse_json(&body)
+        }
+    };
+
+    if verb == Verb::Post && batch {
+        let kinds: Vec<Kind> = paths.iter().filter_map(|p| gateway.registry().get(p)).map(|p| p.info().kind).collect();
+        if kinds.contains(&Kind::Query) && kinds.contains(&Kind::Mutation) {
+            return Err(RpcError::bad_request("Queries and mutations cannot be mixed in one batch"));
+        }
+    }
+
+    let calls = paths
+        .into_iter()
+        .enumerate()
+        .map(|(index, path)| Call { path, verb, input: call_input(&raw_input, batch, index) })
+        .collect();
+    Ok(Request { calls, batch, mode })
+}
+
+fn stream_mode(req: &HttpRequest) -> Mode {
+    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if header("trpc-accept").contains("application/jsonl") || header("accept").contains("application/jsonl") {
+        Mode::JsonLines
+    } else if header("trpc-batch-mode").eq_ignore_ascii_case("stream") {
+        Mode::StreamedObject
+    } else {
+        Mode::Whole
+    }
+}
+
+/// A batch's inputs are `{"0": .., "1": ..}`; a missing index is an absent input.
+fn call_input(raw: &Result<Option<Value>, RpcError>, batch: bool, index: usize) -> Result<Option<Value>, RpcError> {
+    match raw {
+        Err(e) => Err(e.clone()),
+        Ok(input) if !batch => Ok(input.clone()),
+        Ok(None) => Ok(None),
+        Ok(Some(Value::Object(inputs))) => Ok(inputs.get(&index.to_string()).cloned()),
+        Ok(Some(_)) => Err(RpcError::bad_request("\"input\" needs to be an object when doing a batch call")),
+    }
+}
+
+fn run(gateway: &Arc<Gateway>, ctx: &Ctx, call: Call, transformer: Transformer) -> impl Future<Output = Result<serde_json::Value, RpcError>> + 'static {
+    dispatch(Arc::clone(gateway), ctx.clone(), call, transformer)
+}
+
+/// The calls of a batch, yielding `(index, path, result)` in completion order.
+fn completions(
+    gateway: &Arc<Gateway>,
+    ctx: &Ctx,
+    calls: Vec<Call>,
+    transformer: Transformer,
+) -> FuturesUnordered<impl Future<Output = (usize, String, Result<Value, RpcError>)> + 'static> {
+    calls
+        .into_iter()
+        .enumerate()
+        .map(|(i, call)| {
+            let path = call.path.clone();
+            let fut = run(gateway, ctx, call, transformer);
+            async move { (i, path, fut.await) }
+        })
+        .collect()
+}
+
+/// `{"result": {"data": ..}}` or `{"error": ..}`, transformer applied.
+fn response_item(result: &Result<Value, RpcError>, path: &str, transformer: Transformer) -> Value {
+    match result {
+        Ok(data) => json!({ "result": { "data": transformer.encode(data.clone()) } }),
+        Err(e) => json!({ "error": transformer.encode(e.trpc_shape(Some(path))) }),
+    }
+}
+
+fn whole_request_error(e: &RpcError, transformer: Transformer) -> HttpResponse {
+    let mut builder = status_of(e);
+    if let Some(secs) = e.retry_after {
+        builder.insert_header((header::RETRY_AFTER, secs.to_string()));
+    }
+    builder
+        .insert_header((header::VARY, "trpc-accept, accept"))
+        .json(json!({ "error": transformer.encode(e.trpc_shape(None)) }))
+}
+
+async fn respond_whole(gateway: Arc<Gateway>, ctx: Ctx, request: Request, transformer: Transformer) -> HttpResponse {
+    let paths: Vec<String> = request.calls.iter().map(|c| c.path.clone()).collect();
+    let results = futures_util::future::join_all(request.calls.into_iter().map(|call| run(&gateway, &ctx, call, transformer))).await;
+
+    let statuses: Vec<u16> = results.iter().map(|r| r.as_ref().err().map_or(200, RpcError::http_status)).collect();
+    let status = if statuses.iter().all(|s| *s == statuses[0]) { statuses[0] } else { 207 };
+    let items: Vec<Value> = results.iter().zip(&paths).map(|(r, p)| response_item(r, p, transformer)).collect();
+    let body = if request.batch { Value::Array(items) } else { items.into_iter().next().unwrap_or(Value::Null) };
+
+    let mut builder = HttpResponse::build(StatusCode::from_u16(status).expect("valid status"));
+    let errors: Vec<&RpcError> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    finish(&mut builder, &ctx, &errors);
+    builder.insert_header((header::VARY, "trpc-accept, accept")).json(body)
+}
+
+fn line(value: Value, transformer: Transformer) -> String {
+    let mut s = transformer.encode(value).to_string();
+    s.push('\n');
+    s
+}
+
+/// v11 JSON lines: a head announcing one pending promise per call, then each call's
+/// chunks as soon as it finishes (`[chunkId, 0, [[value], ...nested chunk defs]]`).
+fn stream_json_lines(gateway: Arc<Gateway>, ctx: Ctx, calls: Vec<Call>, transformer: Transformer) -> HttpResponse {
+    let n = calls.len();
+    let head: Map<String, Value> = (0..n).map(|i| (i.to_string(), json!([[0], [null, 0, i]]))).collect();
+    let head = line(Value::Object(head), transformer);
+
+    let pending = completions(&gateway, &ctx, calls, transformer);
+    let chunks = pending.map(move |(i, path, result)| {
+        let text = match result {
+            Ok(data) => {
+                let (result_chunk, data_chunk) = (n + 2 * i, n + 2 * i + 1);
+                [
+                    line(json!([i, 0, [[{"result": 0}], ["result", 0, result_chunk]]]), transformer),
+                    line(json!([result_chunk, 0, [[{"data": 0}], ["data", 0, data_chunk]]]), transformer),
+                    line(json!([data_chunk, 0, [[data]]]), transformer),
+                ]
+                .concat()
+            }
+            Err(e) => line(json!([i, 0, [[{"error": e.trpc_shape(Some(&path))}]]]), transformer),
+        };
+        Bytes::from(text)
+    });
+    let body = stream::once(async move { Bytes::from(head) }).chain(chunks).map(Ok::<_, actix_web::Error>);
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::VARY, "trpc-accept, accept"))
+        .streaming(body)
+}
+
+/// v10 streaming: `{"1":<item>\n`, `,"0":<item>\n`, ..., `}` in completion order.
+fn stream_object(gateway: Arc<Gateway>, ctx: Ctx, calls: Vec<Call>, transformer: Transformer) -> HttpResponse {
+    let pending = completions(&gateway, &ctx, calls, transformer);
+    let mut first = true;
+    let members = pending.map(move |(i, path, result)| {
+        let prefix = if std::mem::take(&mut first) { '{' } else { ',' };
+        Bytes::from(format!("{prefix}\"{i}\":{}\n", response_item(&result, &path, transformer)))
+    });
+    let body = members.chain(stream::once(async { Bytes::from_static(b"}") })).map(Ok::<_, actix_web::Error>);
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::VARY, "trpc-batch-mode"))
+        .streaming(body)
+}
