@@ -28,7 +28,12 @@ pub struct Call {
 }
 
 /// Runs one call: lookup, method, access, input, handler. Panics become 500s.
-pub async fn dispatch(gateway: Arc<Gateway>, ctx: Ctx, call: Call, transformer: Transformer) -> Result<Value, RpcError> {
+pub async fn dispatch(
+    gateway: Arc<Gateway>,
+    ctx: Ctx,
+    call: Call,
+    transformer: Transformer,
+) -> Result<Value, RpcError> {
     let path = call.path.clone();
     let result = AssertUnwindSafe(run(&gateway, &ctx, call, transformer))
         .catch_unwind()
@@ -45,17 +50,26 @@ pub async fn dispatch(gateway: Arc<Gateway>, ctx: Ctx, call: Call, transformer: 
         if e.http_status() >= 500 {
             tracing::error!(request_id = ctx.request_id(), path, error = %e, "call failed");
         } else {
-            tracing::debug!(request_id = ctx.request_id(), path, code = e.code.key(), "call refused");
+            tracing::debug!(
+                request_id = ctx.request_id(),
+                path,
+                code = e.code.key(),
+                "call refused"
+            );
         }
     }
     result
 }
 
-async fn run(gateway: &Gateway, ctx: &Ctx, call: Call, transformer: Transformer) -> Result<Value, RpcError> {
-    let procedure = gateway
-        .registry()
-        .get(&call.path)
-        .ok_or_else(|| RpcError::not_found(format!("No procedure found on path \"{}\"", call.path)))?;
+async fn run(
+    gateway: &Gateway,
+    ctx: &Ctx,
+    call: Call,
+    transformer: Transformer,
+) -> Result<Value, RpcError> {
+    let procedure = gateway.registry().get(&call.path).ok_or_else(|| {
+        RpcError::not_found(format!("No procedure found on path \"{}\"", call.path))
+    })?;
     let info = procedure.info();
     let method_ok = match (info.kind, call.verb) {
         (Kind::Query, Verb::Get) | (Kind::Mutation, Verb::Post) => true,
@@ -63,10 +77,18 @@ async fn run(gateway: &Gateway, ctx: &Ctx, call: Call, transformer: Transformer)
         (Kind::Mutation, Verb::Get) => false,
     };
     if !method_ok {
-        let verb = if call.verb == Verb::Get { "GET" } else { "POST" };
+        let verb = if call.verb == Verb::Get {
+            "GET"
+        } else {
+            "POST"
+        };
         return Err(RpcError::new(
             ErrorCode::MethodNotSupported,
-            format!("Unsupported {verb}-request to {} procedure at path \"{}\"", kind_name(info.kind), call.path),
+            format!(
+                "Unsupported {verb}-request to {} procedure at path \"{}\"",
+                kind_name(info.kind),
+                call.path
+            ),
         ));
     }
     if info.access != Access::Public {

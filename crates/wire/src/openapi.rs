@@ -7,7 +7,10 @@ use crate::procedure::{Access, Kind};
 use crate::registry::{ProcedureInfo, Registry};
 
 pub fn document(registry: &Registry, config: &WireConfig) -> Value {
-    let paths: Map<String, Value> = registry.procedures().map(|p| (format!("/{}", p.path), path_item(p))).collect();
+    let paths: Map<String, Value> = registry
+        .procedures()
+        .map(|p| (format!("/{}", p.path), path_item(p)))
+        .collect();
     json!({
         "openapi": "3.1.0",
         "info": { "title": config.title, "version": config.version },
@@ -67,7 +70,8 @@ fn path_item(p: &ProcedureInfo) -> Value {
         match p.kind {
             Kind::Query => op["parameters"] = query_parameters(schema),
             Kind::Mutation => {
-                op["requestBody"] = json!({ "required": true, "content": json_content(schema.clone()) });
+                op["requestBody"] =
+                    json!({ "required": true, "content": json_content(schema.clone()) });
             }
         }
     }
@@ -80,7 +84,11 @@ fn query_parameters(schema: &Value) -> Value {
         .and_then(Value::as_array)
         .map(|r| r.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let properties = schema.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
+    let properties = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     Value::Array(
         properties
             .into_iter()
@@ -110,7 +118,10 @@ fn responses(p: &ProcedureInfo) -> Value {
         json!({ "description": "Successful response", "content": json_content(p.output_schema.clone()) }),
     );
     for status in statuses {
-        responses.insert(status.into(), json!({ "$ref": "#/components/responses/Error" }));
+        responses.insert(
+            status.into(),
+            json!({ "$ref": "#/components/responses/Error" }),
+        );
     }
     Value::Object(responses)
 }
@@ -118,6 +129,8 @@ fn responses(p: &ProcedureInfo) -> Value {
 fn security(access: Access) -> Value {
     match access {
         Access::Public => json!([]),
-        Access::Protected | Access::Admin => json!([{ "cookieAuth": [] }, { "bearerAuth": [] }, { "apiKeyAuth": [] }]),
+        Access::Protected | Access::Admin => {
+            json!([{ "cookieAuth": [] }, { "bearerAuth": [] }, { "apiKeyAuth": [] }])
+        }
     }
 }

@@ -11,7 +11,11 @@ use crate::gateway::{Gateway, finish, is_json, parse_json, read_body, status_of}
 use crate::procedure::Kind;
 use crate::superjson::Transformer;
 
-pub(crate) async fn handle(req: HttpRequest, payload: web::Payload, gateway: web::Data<Gateway>) -> HttpResponse {
+pub(crate) async fn handle(
+    req: HttpRequest,
+    payload: web::Payload,
+    gateway: web::Data<Gateway>,
+) -> HttpResponse {
     let gateway = gateway.into_inner();
     let ctx = gateway.context(&req);
     let result = match decode(&req, payload, &gateway).await {
@@ -32,7 +36,11 @@ pub(crate) async fn handle(req: HttpRequest, payload: web::Payload, gateway: web
     }
 }
 
-async fn decode(req: &HttpRequest, payload: web::Payload, gateway: &Gateway) -> Result<Call, RpcError> {
+async fn decode(
+    req: &HttpRequest,
+    payload: web::Payload,
+    gateway: &Gateway,
+) -> Result<Call, RpcError> {
     let raw = req.match_info().get("path").unwrap_or_default();
     let path = percent_encoding::percent_decode_str(raw)
         .decode_utf8()
@@ -47,7 +55,11 @@ async fn decode(req: &HttpRequest, payload: web::Payload, gateway: &Gateway) -> 
         (&Method::GET, Kind::Query) => Verb::Get,
         (&Method::POST, Kind::Mutation) => Verb::Post,
         _ => {
-            let allowed = if info.kind == Kind::Query { "GET" } else { "POST" };
+            let allowed = if info.kind == Kind::Query {
+                "GET"
+            } else {
+                "POST"
+            };
             return Err(RpcError::new(
                 ErrorCode::MethodNotSupported,
                 format!("Method not allowed: use {allowed} for \"{path}\""),
@@ -72,7 +84,11 @@ async fn decode(req: &HttpRequest, payload: web::Payload, gateway: &Gateway) -> 
             parse_json(&read_body(req, payload, gateway.config().max_body_bytes).await?)?
         }
     };
-    Ok(Call { path, verb, input: Ok(input) })
+    Ok(Call {
+        path,
+        verb,
+        input: Ok(input),
+    })
 }
 
 /// Query-string values are text: give each the type its input schema declares.
@@ -80,10 +96,16 @@ pub fn coerce_query(pairs: Vec<(String, String)>, schema: Option<&Value>) -> Val
     let properties = schema.and_then(|s| s.get("properties"));
     let mut object = Map::new();
     for (key, text) in pairs {
-        let types = properties.and_then(|p| p.get(&key)).map(schema_types).unwrap_or_default();
+        let types = properties
+            .and_then(|p| p.get(&key))
+            .map(schema_types)
+            .unwrap_or_default();
         let value = coerce(&text, &types);
         if types.contains(&"array") {
-            match object.entry(key).or_insert_with(|| Value::Array(Vec::new())) {
+            match object
+                .entry(key)
+                .or_insert_with(|| Value::Array(Vec::new()))
+            {
                 Value::Array(items) => items.push(value),
                 _ => unreachable!("array entries are arrays"),
             }
@@ -103,15 +125,18 @@ fn schema_types(schema: &Value) -> Vec<&str> {
 }
 
 fn coerce(text: &str, types: &[&str]) -> Value {
-    if types.contains(&"integer") {
-        if let Ok(n) = text.parse::<i64>() {
-            return n.into();
-        }
+    if types.contains(&"integer")
+        && let Ok(n) = text.parse::<i64>()
+    {
+        return n.into();
     }
-    if types.contains(&"number") {
-        if let Some(n) = text.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
-            return Value::Number(n);
-        }
+    if types.contains(&"number")
+        && let Some(n) = text
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+    {
+        return Value::Number(n);
     }
     if types.contains(&"boolean") {
         match text {
@@ -136,9 +161,17 @@ mod tests {
         let schema = json!({"properties": {
             "n": {"type": "integer"}, "f": {"type": "number"}, "b": {"type": "boolean"},
             "s": {"type": ["string", "null"]}, "tags": {"type": "array"}}});
-        let pairs = [("n", "5"), ("f", "1.5"), ("b", "true"), ("s", "7"), ("tags", "a"), ("tags", "b"), ("x", "1")]
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .to_vec();
+        let pairs = [
+            ("n", "5"),
+            ("f", "1.5"),
+            ("b", "true"),
+            ("s", "7"),
+            ("tags", "a"),
+            ("tags", "b"),
+            ("x", "1"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .to_vec();
         assert_eq!(
             coerce_query(pairs, Some(&schema)),
             json!({"n": 5, "f": 1.5, "b": true, "s": "7", "tags": ["a", "b"], "x": "1"})

@@ -70,15 +70,16 @@ fn collect<'a>(
     legacy: bool,
     out: &mut Vec<(Vec<String>, &'a Value)>,
 ) -> Result<(), RpcError> {
-    let visit_children = |children: &'a Map<String, Value>, origin: &mut Vec<String>, out: &mut Vec<_>| {
-        for (key, child) in children {
-            let depth = origin.len();
-            origin.extend(parse_path(key, legacy)?);
-            collect(child, origin, legacy, out)?;
-            origin.truncate(depth);
-        }
-        Ok::<(), RpcError>(())
-    };
+    let visit_children =
+        |children: &'a Map<String, Value>, origin: &mut Vec<String>, out: &mut Vec<_>| {
+            for (key, child) in children {
+                let depth = origin.len();
+                origin.extend(parse_path(key, legacy)?);
+                collect(child, origin, legacy, out)?;
+                origin.truncate(depth);
+            }
+            Ok::<(), RpcError>(())
+        };
     match tree {
         Value::Array(node) => {
             let (ty, children) = match node.as_slice() {
@@ -127,7 +128,9 @@ fn apply(root: &mut Option<Value>, path: &[String], ty: &Value) -> Result<(), Rp
         *root = untransform(current, ty)?;
         return Ok(());
     };
-    let mut node = root.as_mut().ok_or_else(|| invalid("path into undefined"))?;
+    let mut node = root
+        .as_mut()
+        .ok_or_else(|| invalid("path into undefined"))?;
     for segment in parents {
         node = child(node, segment)?;
     }
@@ -165,7 +168,11 @@ fn untransform(value: Value, ty: &Value) -> Result<Option<Value>, RpcError> {
     match (ty, value) {
         ("undefined", _) => Ok(None),
         ("Date", v @ (Value::String(_) | Value::Null)) => Ok(Some(v)),
-        ("bigint", Value::String(s)) => Ok(Some(s.parse::<i64>().map(Value::from).unwrap_or(Value::String(s)))),
+        ("bigint", Value::String(s)) => Ok(Some(
+            s.parse::<i64>()
+                .map(Value::from)
+                .unwrap_or(Value::String(s)),
+        )),
         ("number", Value::String(s)) => match s.as_str() {
             "-0" => Ok(Some(Value::from(0))),
             "NaN" | "Infinity" | "-Infinity" => Ok(Some(Value::String(s))),
@@ -182,7 +189,9 @@ fn untransform(value: Value, ty: &Value) -> Result<Option<Value>, RpcError> {
 
 /// A Map arrives as `[[key, value], ..]`: an object when every key is a string.
 fn map_to_json(pairs: Vec<Value>) -> Result<Value, RpcError> {
-    let all_pairs = pairs.iter().all(|p| p.as_array().is_some_and(|kv| kv.len() == 2));
+    let all_pairs = pairs
+        .iter()
+        .all(|p| p.as_array().is_some_and(|kv| kv.len() == 2));
     if !all_pairs {
         return Err(invalid("bad value for map"));
     }
@@ -194,7 +203,10 @@ fn map_to_json(pairs: Vec<Value>) -> Result<Value, RpcError> {
         .map(|p| match p {
             Value::Array(mut kv) => {
                 let v = kv.pop().unwrap_or(Value::Null);
-                let k = kv.pop().and_then(|k| k.as_str().map(str::to_owned)).unwrap_or_default();
+                let k = kv
+                    .pop()
+                    .and_then(|k| k.as_str().map(str::to_owned))
+                    .unwrap_or_default();
                 (k, v)
             }
             _ => unreachable!("checked above"),
@@ -214,8 +226,14 @@ mod tests {
 
     #[test]
     fn absent_input_in_both_encodings() {
-        assert_eq!(de(json!({"json": null, "meta": {"values": ["undefined"], "v": 1}})).unwrap(), None);
-        assert_eq!(de(json!({"meta": {"values": ["undefined"]}})).unwrap(), None);
+        assert_eq!(
+            de(json!({"json": null, "meta": {"values": ["undefined"], "v": 1}})).unwrap(),
+            None
+        );
+        assert_eq!(
+            de(json!({"meta": {"values": ["undefined"]}})).unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -239,8 +257,10 @@ mod tests {
                                            "s": ["set"], "m": ["map"], "mm": ["map"]}, "v": 1}});
         assert_eq!(
             de(v).unwrap(),
-            Some(json!({"d": "2026-01-01T00:00:00.000Z", "n": 12, "z": 0, "x": "NaN",
-                        "s": [1, 2], "m": {"k": 1}, "mm": [[1, 2]]}))
+            Some(
+                json!({"d": "2026-01-01T00:00:00.000Z", "n": 12, "z": 0, "x": "NaN",
+                        "s": [1, 2], "m": {"k": 1}, "mm": [[1, 2]]})
+            )
         );
     }
 
@@ -249,7 +269,10 @@ mod tests {
         // A Set holding a Date: the child annotation is applied while it is still an array.
         let v = json!({"json": {"s": ["2026-01-01T00:00:00.000Z"]},
                        "meta": {"values": {"s": ["set", {"0": ["Date"]}]}, "v": 1}});
-        assert_eq!(de(v).unwrap(), Some(json!({"s": ["2026-01-01T00:00:00.000Z"]})));
+        assert_eq!(
+            de(v).unwrap(),
+            Some(json!({"s": ["2026-01-01T00:00:00.000Z"]}))
+        );
     }
 
     #[test]
@@ -258,7 +281,8 @@ mod tests {
         assert_eq!(parse_path(r"a\\b", false).unwrap(), vec![r"a\b"]);
         assert!(parse_path(r"a\b", false).is_err());
         assert_eq!(parse_path(r"a\b", true).unwrap(), vec![r"a\b"]);
-        let v = json!({"json": {"a.b": null}, "meta": {"values": {r"a\.b": ["undefined"]}, "v": 1}});
+        let v =
+            json!({"json": {"a.b": null}, "meta": {"values": {r"a\.b": ["undefined"]}, "v": 1}});
         assert_eq!(de(v).unwrap(), Some(json!({})));
     }
 

@@ -1,0 +1,43 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+# PostgreSQL tests run when TEST_DATABASE_URL is set, or when a local server answers.
+ifeq ($(origin TEST_DATABASE_URL), undefined)
+  ifeq ($(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo up),up)
+    export TEST_DATABASE_URL := postgres://postgres@127.0.0.1:5432/test
+  endif
+endif
+
+.PHONY: run test test-rust test-clients bench fmt lint openapi compose-up deps
+
+## Start the gateway on http://127.0.0.1:3000 (SQLite in ./data, nothing else needed).
+run:
+	cargo run --release -p gateway-server --bin auth-gateway -- serve
+
+## The whole test suite: Rust (SQLite, and PostgreSQL when TEST_DATABASE_URL is set) and the Node clients.
+test: test-rust test-clients
+
+test-rust:
+	@echo "PostgreSQL tests: $${TEST_DATABASE_URL:-skipped (TEST_DATABASE_URL unset)}"
+	if command -v cargo-nextest >/dev/null; then cargo nextest run --workspace --no-fail-fast; \
+	else cargo test --workspace --no-fail-fast; fi
+
+test-clients:
+	cargo build -p gateway-server --bin auth-gateway
+	bash tests/clients/run.sh
+
+bench:
+	bash bench/run.sh
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+## Regenerate schemas/openapi.json from the procedure registry.
+openapi:
+	cargo run -q -p gateway-server --bin auth-gateway -- openapi > schemas/openapi.json
+
+compose-up:
+	docker compose up --build

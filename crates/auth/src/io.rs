@@ -1,0 +1,189 @@
+//! Inputs (validated with garde, documented with schemars) and outputs of the procedures.
+
+use garde::Validate;
+use gateway_store::auth::AuthRow;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+// Passwords: at least 8 characters (Dokploy's rule) and at most 72 bytes (bcrypt's limit).
+
+#[derive(Debug, Deserialize, Validate, JsonSchema)]
+pub struct Credentials {
+    #[garde(email, length(max = 254))]
+    #[schemars(email)]
+    pub email: String,
+    #[garde(length(bytes, min = 8, max = 72))]
+    #[schemars(length(min = 8, max = 72))]
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, Validate, JsonSchema)]
+pub struct CreateUserInput {
+    #[garde(length(bytes, min = 8, max = 72))]
+    #[schemars(length(min = 8, max = 72))]
+    pub password: String,
+    #[garde(length(min = 1, max = 64))]
+    #[schemars(length(min = 1, max = 64))]
+    pub id: String,
+    #[garde(length(min = 1, max = 256))]
+    #[schemars(length(min = 1, max = 256))]
+    pub token: String,
+}
+
+#[derive(Debug, Deserialize, Validate, JsonSchema)]
+pub struct IdInput {
+    #[garde(length(min = 1, max = 64))]
+    #[schemars(length(min = 1, max = 64))]
+    pub id: String,
+}
+
+/// The fields of the seed's update body that are used; `rol`, `secret`, `token`,
+/// `is2FAEnabled`, `id` and `createdAt` are accepted and ignored (no self-promotion).
+#[derive(Debug, Deserialize, Validate, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateInput {
+    /// `null` or absent: unchanged.
+    #[garde(inner(email, length(max = 254)))]
+    #[schemars(email)]
+    #[serde(default)]
+    pub email: Option<String>,
+    /// `null` or absent: unchanged. Needs `currentPassword`.
+    #[garde(inner(length(bytes, min = 8, max = 72)))]
+    #[schemars(length(min = 8, max = 72))]
+    #[serde(default)]
+    pub password: Option<String>,
+    #[garde(inner(length(max = 2048)))]
+    #[serde(default)]
+    pub image: Option<String>,
+    #[garde(inner(length(max = 72)))]
+    #[serde(default)]
+    pub current_password: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Validate, JsonSchema)]
+pub struct UpdateByAdminInput {
+    #[garde(length(min = 1, max = 64))]
+    #[schemars(length(min = 1, max = 64))]
+    pub id: String,
+    #[garde(inner(email, length(max = 254)))]
+    #[schemars(email)]
+    #[serde(default)]
+    pub email: Option<String>,
+    #[garde(inner(length(bytes, min = 8, max = 72)))]
+    #[schemars(length(min = 8, max = 72))]
+    #[serde(default)]
+    pub password: Option<String>,
+    #[garde(inner(length(max = 2048)))]
+    #[serde(default)]
+    pub image: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Validate, JsonSchema)]
+pub struct Verify2faSetupInput {
+    #[garde(length(min = 6, max = 10))]
+    #[schemars(length(min = 6, max = 10))]
+    pub pin: String,
+    #[garde(length(min = 1, max = 128))]
+    #[schemars(length(min = 1, max = 128))]
+    pub secret: String,
+}
+
+#[derive(Debug, Deserialize, Validate, JsonSchema)]
+pub struct VerifyLogin2faInput {
+    #[garde(length(min = 6, max = 10))]
+    #[schemars(length(min = 6, max = 10))]
+    pub pin: String,
+    #[garde(length(min = 1, max = 64))]
+    #[schemars(length(min = 1, max = 64))]
+    pub id: String,
+}
+
+#[derive(Debug, Deserialize, Validate, JsonSchema)]
+pub struct InvitationInput {
+    #[garde(email, length(max = 254))]
+    #[schemars(email)]
+    pub email: String,
+}
+
+#[derive(Debug, Deserialize, Validate, JsonSchema)]
+pub struct TokenInput {
+    #[garde(length(min = 1, max = 256))]
+    #[schemars(length(min = 1, max = 256))]
+    pub token: String,
+}
+
+/// The auth record as clients see it: no password, and never the TOTP secret.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Auth {
+    pub id: String,
+    pub email: String,
+    pub rol: Role,
+    pub image: Option<String>,
+    /// Always `null`: the TOTP secret never leaves the server.
+    pub secret: (),
+    /// The current API token, if one was generated.
+    pub token: Option<String>,
+    #[serde(rename = "is2FAEnabled")]
+    pub is_2fa_enabled: bool,
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    User,
+}
+
+impl From<AuthRow> for Auth {
+    fn from(row: AuthRow) -> Self {
+        Auth {
+            id: row.id,
+            email: row.email,
+            rol: if row.rol == "admin" {
+                Role::Admin
+            } else {
+                Role::User
+            },
+            image: row.image,
+            secret: (),
+            token: row.token,
+            is_2fa_enabled: row.is_2fa_enabled,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginOutput {
+    #[serde(rename = "is2FAEnabled")]
+    pub is_2fa_enabled: bool,
+    pub auth_id: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TwoFactorSecret {
+    /// `data:image/svg+xml;base64,...`: a QR code of the otpauth URI.
+    pub qr_code_url: String,
+    pub secret: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Invitation {
+    pub auth_id: String,
+    pub token: String,
+    pub expiration_date: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationView {
+    pub auth_id: String,
+    pub email: String,
+    pub is_expired: bool,
+    pub expiration_date: String,
+}

@@ -1,0 +1,48 @@
+//! Dokploy's `auth` router: accounts, sessions and API tokens, TOTP two-factor login,
+//! invitations and throttling, over the store, registered on the wire layer.
+
+mod config;
+mod ids;
+mod io;
+mod password;
+mod procedures;
+mod service;
+mod sessions;
+mod throttle;
+mod tokens;
+mod totp;
+mod workers;
+
+pub use config::AuthConfig;
+pub use io::Invitation;
+pub use procedures::register;
+pub use sessions::{CHALLENGE_COOKIE, SESSION_COOKIE};
+pub use tokens::RootKey;
+pub use totp::code_at as totp_code_at;
+
+use gateway_store::Store;
+
+pub struct AuthService {
+    store: Store,
+    config: AuthConfig,
+    root_key: RootKey,
+    /// Verified for unknown emails so that they cost what a wrong password costs.
+    dummy_hash: String,
+}
+
+impl AuthService {
+    /// Computes the dummy hash (one bcrypt at the configured cost): call off the async workers.
+    pub fn new(store: Store, config: AuthConfig, root_key: RootKey) -> Self {
+        let dummy_hash = password::dummy_hash(config.bcrypt_cost);
+        Self {
+            store,
+            config,
+            root_key,
+            dummy_hash,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}

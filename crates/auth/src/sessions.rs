@@ -1,0 +1,187 @@
+//! Who is calling: the session cookie, a Bearer API token or an `x-api-key`, each
+//! checked against its signature and against its store row (revocation, expiry).
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use gateway_store::auth::AuthRow;
+use gateway_store::session::SessionRow;
+use gateway_store::{DbConn, StoreError, session};
+use gateway_wire::{
+    Authenticator, Cookie, CookieDuration, CredentialSource, Ctx, Identity, RpcError, SameSite,
+};
+
+use crate::AuthService;
+use crate::ids::{hex_token, now_iso, unix_now};
+use crate::tokens::{Claims, TokenKind};
+use crate::workers::db;
+
+pub const SESSION_COOKIE: &str = "auth_session";
+pub const CHALLENGE_COOKIE: &str = "auth_2fa_challenge";
+
+/// An HttpOnly, SameSite=Lax cookie for the whole site.
+pub fn cookie(
+    name: &'static str,
+    value: String,
+    max_age_secs: i64,
+    secure: bool,
+) -> Cookie<'static> {
+    Cookie::build(name, value)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .secure(secure)
+        .max_age(CookieDuration::seconds(max_age_secs))
+        .finish()
+}
+
+pub fn removal_cookie(name: &'static str, secure: bool) -> Cookie<'static> {
+    cookie(name, String::new(), 0, secure)
+}
+
+impl AuthService {
+    /// Creates a session row and its token.
+    pub(crate) fn new_session(
+        &self,
+        conn: &mut DbConn,
+        auth_id: &str,
+        kind: TokenKind,
+    ) -> Result<String, StoreError> {
+        let ttl = match kind {
+            TokenKind::Session => self.config.session_ttl,
+            TokenKind::ApiToken => self.config.api_token_ttl,
+        };
+        let row = SessionRow {
+            id: hex_token(),
+            auth_id: auth_id.to_owned(),
+            kind: kind.as_str().to_owned(),
+            expires_at: unix_now() + ttl.as_secs() as i64,
+            created_at: now_iso(),
+        };
+        session::insert(conn, &row)?;
+        Ok(self.mint(&row))
+    }
+
+    pub(crate) fn mint(&self, row: &SessionRow) -> String {
+        let kind = if row.kind == TokenKind::ApiToken.as_str() {
+            TokenKind::ApiToken
+        } else {
+            TokenKind::Session
+        };
+        self.root_key.mint(&Claims {
+            auth_id: row.auth_id.clone(),
+            session_id: row.id.clone(),
+            kind,
+            expires_at: row.expires_at,
+        })
+    }
+
+    pub(crate) fn session_cookie(&self, token: String) -> Cookie<'static> {
+        cookie(
+            SESSION_COOKIE,
+            token,
+            self.config.session_ttl.as_secs() as i64,
+            self.config.cookie_secure,
+        )
+    }
+
+    /// Signs in `auth_id` on this response: a session row and the cookie.
+    pub(crate) async fn start_session(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        auth_id: String,
+    ) -> Result<(), RpcError> {
+        let service = Arc::clone(self);
+        let token = db(&self.store, move |c| {
+            service.new_session(c, &auth_id, TokenKind::Session)
+        })
+        .await?;
+        ctx.set_cookie(self.session_cookie(token));
+        Ok(())
+    }
+
+    /// The identity behind one credential, if it is valid right now.
+    async fn resolve(
+        &self,
+        ctx: &Ctx,
+        token: &str,
+        source: CredentialSource,
+    ) -> Result<Option<Identity>, RpcError> {
+        let Some(claims) = self.root_key.verify(token) else {
+            return Ok(None);
+        };
+        let expected = if source == CredentialSource::Cookie {
+            TokenKind::Session
+        } else {
+            TokenKind::ApiToken
+        };
+        if claims.kind != expected {
+            return Ok(None);
+        }
+        let session_id = claims.session_id.clone();
+        let Some((row, auth)): Option<(SessionRow, AuthRow)> = db(&self.store, move |c| {
+            session::find_with_auth(c, &session_id)
+        })
+        .await?
+        else {
+            return Ok(None);
+        };
+        let now = unix_now();
+        if row.auth_id != claims.auth_id || row.kind != expected.as_str() || row.expires_at <= now {
+            return Ok(None);
+        }
+        if source == CredentialSource::Cookie {
+            self.refresh_if_old(ctx, row, now).await?;
+        }
+        Ok(Some(Identity {
+            subject: auth.id,
+            admin: auth.rol == "admin",
+            session_id: claims.session_id,
+            source,
+        }))
+    }
+
+    /// Rolling sessions: a session used in the second half of its life gets a fresh cookie.
+    async fn refresh_if_old(
+        &self,
+        ctx: &Ctx,
+        mut row: SessionRow,
+        now: i64,
+    ) -> Result<(), RpcError> {
+        let ttl = self.config.session_ttl.as_secs() as i64;
+        if row.expires_at - now > ttl / 2 {
+            return Ok(());
+        }
+        row.expires_at = now + ttl;
+        let (id, expires_at) = (row.id.clone(), row.expires_at);
+        db(&self.store, move |c| session::extend(c, &id, expires_at)).await?;
+        ctx.set_cookie(self.session_cookie(self.mint(&row)));
+        Ok(())
+    }
+}
+
+/// Plugs the auth domain into the wire layer's identity resolution.
+pub struct SessionAuthenticator(pub Arc<AuthService>);
+
+impl Authenticator for SessionAuthenticator {
+    fn authenticate<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+    ) -> BoxFuture<'a, Result<Option<Identity>, RpcError>> {
+        Box::pin(async move {
+            let candidates = [
+                (ctx.cookie(SESSION_COOKIE), CredentialSource::Cookie),
+                (ctx.bearer(), CredentialSource::Bearer),
+                (ctx.api_key(), CredentialSource::ApiKey),
+            ];
+            for (token, source) in candidates {
+                if let Some(token) = token.filter(|t| !t.is_empty()) {
+                    if let Some(identity) = self.0.resolve(ctx, token, source).await? {
+                        return Ok(Some(identity));
+                    }
+                }
+            }
+            Ok(None)
+        })
+    }
+}

@@ -1,0 +1,175 @@
+//! The auth gateway: settings, wiring of store, auth router and wire layer, and the HTTP server.
+
+pub mod logging;
+pub mod settings;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::{Context, bail};
+use gateway_auth::{AuthService, RootKey};
+use gateway_store::{PoolOptions, Store};
+use gateway_wire::{Gateway, Registry};
+use tracing_actix_web::TracingLogger;
+
+pub use settings::Settings;
+
+/// Everything a running gateway needs, built before the HTTP server starts.
+pub struct Prepared {
+    pub gateway: Arc<Gateway>,
+    pub service: Arc<AuthService>,
+    pub store: Store,
+    /// Where the root key came from, for the start-up line (never the key).
+    pub key_origin: String,
+}
+
+pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let url = settings.database_url();
+    let options = PoolOptions {
+        max_size: settings.db_pool_size,
+        connection_timeout: Duration::from_secs(5),
+    };
+    Store::open(&url, options).with_context(|| format!("database {}", redact(&url)))
+}
+
+/// The root key from configuration, or from its file (created on first start).
+pub fn load_root_key(settings: &Settings) -> anyhow::Result<(RootKey, String)> {
+    if let Some(hex) = &settings.root_key {
+        let key = RootKey::from_hex(hex).map_err(|e| anyhow::anyhow!("--root-key: {e}"))?;
+        return Ok((key, "from configuration".into()));
+    }
+    let path = settings.root_key_file();
+    let (key, created) =
+        RootKey::load_or_create(&path).map_err(|e| anyhow::anyhow!("--root-key-file: {e}"))?;
+    let verb = if created { "created" } else { "loaded" };
+    Ok((key, format!("{verb} {}", path.display())))
+}
+
+/// Opens the store (running migrations), loads the key and registers the procedures.
+/// Blocking: call it off the async workers.
+pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("--data-dir: cannot create {}", settings.data_dir.display()))?;
+    let store = open_store(settings)?;
+    let (root_key, key_origin) = load_root_key(settings)?;
+    if settings.bcrypt_cost < 10 {
+        tracing::warn!(
+            cost = settings.bcrypt_cost,
+            "bcrypt cost below 10: fine for tests, weak for production"
+        );
+    }
+    let service = Arc::new(AuthService::new(
+        store.clone(),
+        settings.auth_config(),
+        root_key,
+    ));
+    let mut registry = Registry::new();
+    gateway_auth::register(&mut registry, Arc::clone(&service));
+    let ready_store = store.clone();
+    let gateway =
+        Gateway::new(registry, settings.wire_config()).with_readiness(Arc::new(move || {
+            let store = ready_store.clone();
+            Box::pin(async move {
+                tokio::task::spawn_blocking(move || store.ping().is_ok())
+                    .await
+                    .unwrap_or(false)
+            })
+        }));
+    Ok(Prepared {
+        gateway: Arc::new(gateway),
+        service,
+        store,
+        key_origin,
+    })
+}
+
+/// The HTTP server, bound and ready to run; returns the address it listens on.
+pub fn build_server(
+    prepared: &Prepared,
+    settings: &Settings,
+) -> anyhow::Result<(actix_web::dev::Server, SocketAddr)> {
+    let gateway = Arc::clone(&prepared.gateway);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .configure(|c| gateway.configure(c))
+            .default_service(web::to(gateway_wire::not_found))
+            .wrap(from_fn(gateway_wire::response_headers))
+            .wrap(TracingLogger::default())
+    })
+    // Slow or stalled clients do not hold a worker: headers must arrive within 5 s.
+    .client_request_timeout(Duration::from_secs(5))
+    .client_disconnect_timeout(Duration::from_secs(2))
+    .shutdown_timeout(30);
+    if let Some(workers) = settings.workers {
+        if workers == 0 {
+            bail!("--workers: must be at least 1");
+        }
+        server = server.workers(workers);
+    }
+    let server = server
+        .bind(settings.bind)
+        .with_context(|| format!("--bind: cannot listen on {}", settings.bind))?;
+    let addr = server
+        .addrs()
+        .first()
+        .copied()
+        .context("--bind: no address")?;
+    Ok((server.run(), addr))
+}
+
+/// Starts the gateway and runs until SIGTERM or SIGINT, finishing in-flight requests.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let prep_settings = settings.clone();
+    let prepared = web::block(move || prepare(&prep_settings)).await??;
+    let (server, addr) = build_server(&prepared, &settings)?;
+    tracing::info!(
+        address = %format!("http://{addr}"),
+        database = %prepared.store.backend(),
+        url = %redact(&settings.database_url()),
+        root_key = %prepared.key_origin,
+        "auth gateway listening"
+    );
+    server.await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// A database URL without its password, for logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{}@{}", &url[..scheme + 3], user, &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The OpenAPI document, built without touching any configured database.
+pub fn openapi_document() -> anyhow::Result<serde_json::Value> {
+    let dir = std::env::temp_dir().join(format!("auth-gateway-openapi-{}", std::process::id()));
+    let settings = Settings::for_documents(&dir);
+    let document = prepare(&settings).map(|p| p.gateway.openapi().clone());
+    let _ = std::fs::remove_dir_all(&dir);
+    document
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redact_hides_passwords_only() {
+        assert_eq!(
+            super::redact("postgres://u:secret@h:5432/db"),
+            "postgres://u@h:5432/db"
+        );
+        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(
+            super::redact("sqlite://data/gateway.db"),
+            "sqlite://data/gateway.db"
+        );
+    }
+}

@@ -1,0 +1,132 @@
+//! `auth-gateway`: serves Dokploy's auth API over tRPC and OpenAPI from one binary.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use gateway_auth::RootKey;
+use gateway_server::{Settings, logging, openapi_document, prepare, serve};
+
+#[derive(Parser)]
+#[command(
+    name = "auth-gateway",
+    version,
+    about = "A tRPC and OpenAPI gateway serving Dokploy's auth API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    settings: Settings,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (the default).
+    Serve,
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Write a new root key to the key file (refuses to overwrite one).
+    Keygen,
+    /// Operator escape hatches that work without the HTTP API.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Set an account's password (read from standard input) and revoke all its sessions.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+    },
+    /// Invite a user: prints the account id and the invitation token.
+    Invite {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // One line naming the setting, not a usage dump.
+            let text = e.to_string();
+            eprintln!("{}", text.lines().next().unwrap_or("invalid arguments"));
+            return ExitCode::from(2);
+        }
+    };
+    let settings = cli.settings;
+    if let Err(e) = logging::init(settings.log_format, &settings.log_level) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    match run(cli.command.unwrap_or(Command::Serve), settings) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => actix_web::rt::System::new().block_on(serve(settings)),
+        Command::Migrate => {
+            let store = gateway_server::open_store(&settings)?;
+            let applied = store.migrate()?;
+            println!(
+                "{} database is up to date ({} migrations applied now)",
+                store.backend(),
+                applied.len()
+            );
+            Ok(())
+        }
+        Command::Keygen => {
+            let path = settings.root_key_file();
+            RootKey::generate()
+                .save(&path)
+                .map_err(anyhow::Error::msg)?;
+            println!("wrote a new root key to {}", path.display());
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", serde_json::to_string_pretty(&openapi_document()?)?);
+            Ok(())
+        }
+        Command::Admin(admin) => {
+            let prepared = prepare(&settings)?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            match admin {
+                AdminCommand::ResetPassword { email } => {
+                    let mut password = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut password)
+                        .context("reading the password")?;
+                    let password = password.trim_end_matches(['\r', '\n']).to_owned();
+                    if password.len() < 8 || password.len() > 72 {
+                        anyhow::bail!("the password must be 8 to 72 bytes");
+                    }
+                    let id = runtime.block_on(prepared.service.reset_password(email, password))?;
+                    println!("password reset for {id}; its sessions are revoked");
+                }
+                AdminCommand::Invite { email } => {
+                    let invitation = runtime.block_on(prepared.service.invite(None, email))?;
+                    println!("{}", serde_json::to_string_pretty(&invitation)?);
+                }
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! Every setting, from flags, environment variables and defaults (one table in the README).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use gateway_auth::AuthConfig;
+use gateway_wire::{Transformer, WireConfig};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TransformerArg {
+    Superjson,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address and port to listen on.
+    #[arg(
+        long,
+        env = "GATEWAY_BIND",
+        default_value = "127.0.0.1:3000",
+        global = true
+    )]
+    pub bind: SocketAddr,
+
+    /// Directory for the SQLite database and the root key (created if missing).
+    #[arg(long, env = "GATEWAY_DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// Database URL: postgres://user@host/db, or sqlite://PATH. Default: sqlite in the data directory.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// File holding the token root key (hex); created with mode 0600 when missing.
+    /// Default: root.key in the data directory.
+    #[arg(long, env = "GATEWAY_ROOT_KEY_FILE", global = true)]
+    pub root_key_file: Option<PathBuf>,
+
+    /// The token root key itself (hex), instead of a file: give every replica the same one.
+    #[arg(long, env = "GATEWAY_ROOT_KEY", hide_env_values = true, global = true)]
+    pub root_key: Option<String>,
+
+    /// Encoding of tRPC inputs and outputs.
+    #[arg(
+        long,
+        env = "GATEWAY_TRANSFORMER",
+        value_enum,
+        default_value = "superjson",
+        global = true
+    )]
+    pub transformer: TransformerArg,
+
+    /// Mark cookies Secure (when clients reach the gateway over HTTPS).
+    #[arg(
+        long,
+        env = "GATEWAY_COOKIE_SECURE",
+        default_value_t = false,
+        global = true
+    )]
+    pub cookie_secure: bool,
+
+    /// Lifetime of a login session, in hours (rolling: refreshed in its second half).
+    #[arg(long, env = "GATEWAY_SESSION_TTL_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=8760), global = true)]
+    pub session_ttl_hours: u64,
+
+    /// Lifetime of an API token, in days.
+    #[arg(long, env = "GATEWAY_API_TOKEN_TTL_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3650), global = true)]
+    pub api_token_ttl_days: u64,
+
+    /// bcrypt cost of new password hashes (10 is Dokploy's; lower only for tests).
+    #[arg(long, env = "GATEWAY_BCRYPT_COST", default_value_t = 10, value_parser = clap::value_parser!(u32).range(4..=31), global = true)]
+    pub bcrypt_cost: u32,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "GATEWAY_MAX_BODY_BYTES", default_value_t = 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..=(64 * 1024 * 1024)), global = true)]
+    pub max_body_bytes: u64,
+
+    /// Most calls in one tRPC batch.
+    #[arg(long, env = "GATEWAY_MAX_BATCH_CALLS", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=1000), global = true)]
+    pub max_batch_calls: u64,
+
+    /// Accept tRPC queries over POST (the client's methodOverride).
+    #[arg(long, env = "GATEWAY_METHOD_OVERRIDE", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub method_override: bool,
+
+    /// Header set by a trusted reverse proxy with the client address (e.g. x-forwarded-for).
+    /// Only set it behind such a proxy: clients could forge it otherwise.
+    #[arg(long, env = "GATEWAY_CLIENT_IP_HEADER", global = true)]
+    pub client_ip_header: Option<String>,
+
+    /// Log format.
+    #[arg(
+        long,
+        env = "GATEWAY_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+
+    /// Log filter: a level (info, debug, ...) or tracing directives.
+    #[arg(long, env = "GATEWAY_LOG", default_value = "info", global = true)]
+    pub log_level: String,
+
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "GATEWAY_WORKERS", global = true)]
+    pub workers: Option<usize>,
+
+    /// Database connections in the pool.
+    #[arg(long, env = "GATEWAY_DB_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=512), global = true)]
+    pub db_pool_size: u32,
+}
+
+impl Settings {
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("gateway.db").display()))
+    }
+
+    pub fn root_key_file(&self) -> PathBuf {
+        self.root_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("root.key"))
+    }
+
+    pub fn wire_config(&self) -> WireConfig {
+        WireConfig {
+            transformer: match self.transformer {
+                TransformerArg::Superjson => Transformer::Superjson,
+                TransformerArg::Json => Transformer::Json,
+            },
+            method_override: self.method_override,
+            max_body_bytes: self.max_body_bytes as usize,
+            max_batch_calls: self.max_batch_calls as usize,
+            client_ip_header: self.client_ip_header.clone(),
+            session_cookie: gateway_auth::SESSION_COOKIE.into(),
+            title: "Dokploy auth gateway".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+
+    pub fn auth_config(&self) -> AuthConfig {
+        AuthConfig {
+            bcrypt_cost: self.bcrypt_cost,
+            session_ttl: Duration::from_secs(self.session_ttl_hours * 3600),
+            api_token_ttl: Duration::from_secs(self.api_token_ttl_days * 24 * 3600),
+            cookie_secure: self.cookie_secure,
+            ..AuthConfig::default()
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults with a throwaway data directory: enough to build the registry.
+    pub fn for_documents(data_dir: &std::path::Path) -> Self {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        let mut settings = Only::parse_from(["auth-gateway"]).settings;
+        settings.data_dir = data_dir.to_owned();
+        settings.database_url = None;
+        settings.root_key_file = None;
+        settings.root_key = None;
+        settings.bcrypt_cost = 4;
+        settings
+    }
+}

@@ -1,0 +1,273 @@
+//! Real gateways for tests: each on its own fresh database (SQLite, and PostgreSQL when
+//! TEST_DATABASE_URL is set), listening on a loopback port, driven over HTTP.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use actix_web::dev::ServerHandle;
+use clap::Parser;
+use gateway_server::{Prepared, Settings, build_server, prepare};
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+
+pub use gateway_store::testing::fresh_urls;
+
+#[derive(Parser)]
+struct Only {
+    #[command(flatten)]
+    settings: Settings,
+}
+
+/// Test settings: a fresh data directory, the given database, cheap bcrypt.
+pub fn settings(database_url: &str) -> Settings {
+    let mut s = Only::parse_from(["auth-gateway"]).settings;
+    s.data_dir = temp_dir("data");
+    s.database_url = Some(database_url.to_owned());
+    s.bind = "127.0.0.1:0".parse().unwrap();
+    s.bcrypt_cost = 4;
+    s.workers = Some(2);
+    s.db_pool_size = 8;
+    s
+}
+
+pub fn temp_dir(what: &str) -> PathBuf {
+    let n: u64 = rand_u64();
+    let dir = std::env::temp_dir().join(format!("gw-test-{what}-{}-{n:x}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub addr: SocketAddr,
+    pub prepared: Prepared,
+    handle: ServerHandle,
+}
+
+impl TestServer {
+    pub async fn start(database_url: &str) -> Self {
+        Self::start_with(settings(database_url)).await
+    }
+
+    pub async fn start_with(settings: Settings) -> Self {
+        let prepared = {
+            let s = settings.clone();
+            actix_web::rt::task::spawn_blocking(move || prepare(&s))
+                .await
+                .unwrap()
+                .expect("gateway prepares")
+        };
+        let (server, addr) = build_server(&prepared, &settings).expect("gateway binds");
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        TestServer {
+            base: format!("http://{addr}"),
+            addr,
+            prepared,
+            handle,
+        }
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.base)
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+    }
+}
+
+/// An HTTP client with its own cookie jar, like one browser.
+#[derive(Clone)]
+pub struct Browser {
+    client: reqwest::Client,
+    base: String,
+    headers: Vec<(String, String)>,
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The tRPC result data (superjson unwrapped).
+    pub fn data(&self) -> &Value {
+        &self.body["result"]["data"]["json"]
+    }
+    /// The tRPC error shape (superjson unwrapped).
+    pub fn error(&self) -> &Value {
+        &self.body["error"]["json"]
+    }
+    pub fn code(&self) -> &str {
+        self.error()["data"]["code"].as_str().unwrap_or_default()
+    }
+    pub fn message(&self) -> &str {
+        self.error()["message"].as_str().unwrap_or_default()
+    }
+    pub fn set_cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .map(str::to_owned)
+    }
+    #[track_caller]
+    pub fn ok(&self) -> &Value {
+        assert_eq!(self.status, 200, "expected success, got {:?}", self.body);
+        self.data()
+    }
+    #[track_caller]
+    pub fn fails(&self, status: u16, code: &str, message: &str) {
+        assert_eq!(
+            (self.status, self.code()),
+            (status, code),
+            "{:?}",
+            self.body
+        );
+        if !message.is_empty() {
+            assert_eq!(self.message(), message, "{:?}", self.body);
+        }
+    }
+}
+
+impl Browser {
+    pub fn new(base: &str) -> Self {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        Browser {
+            client,
+            base: base.to_owned(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// A client without cookies that sends `name: value` on every request.
+    pub fn with_header(&self, name: &str, value: &str) -> Self {
+        let mut b = Browser::new(&self.base);
+        b.headers.push((name.to_owned(), value.to_owned()));
+        b
+    }
+
+    pub fn bearer(&self, token: &str) -> Self {
+        self.with_header("authorization", &format!("Bearer {token}"))
+    }
+
+    async fn send(&self, mut req: reqwest::RequestBuilder) -> Reply {
+        for (n, v) in &self.headers {
+            req = req.header(n, v);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A tRPC mutation with superjson.
+    pub async fn mutation(&self, path: &str, input: Value) -> Reply {
+        let req = self
+            .client
+            .post(format!("{}/api/trpc/{path}", self.base))
+            .json(&json!({ "json": input }));
+        self.send(req).await
+    }
+
+    /// A tRPC mutation without input.
+    pub async fn mutation0(&self, path: &str) -> Reply {
+        let req = self
+            .client
+            .post(format!("{}/api/trpc/{path}", self.base))
+            .header("content-type", "application/json");
+        self.send(req).await
+    }
+
+    /// A tRPC query with superjson; `Value::Null` sends no input.
+    pub async fn query(&self, path: &str, input: Value) -> Reply {
+        let mut req = self.client.get(format!("{}/api/trpc/{path}", self.base));
+        if !input.is_null() {
+            req = req.query(&[("input", json!({ "json": input }).to_string())]);
+        }
+        self.send(req).await
+    }
+
+    pub async fn rest_post(&self, path: &str, body: Value) -> Reply {
+        self.send(
+            self.client
+                .post(format!("{}/api/{path}", self.base))
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn rest_get(&self, path: &str, query: &[(&str, &str)]) -> Reply {
+        self.send(
+            self.client
+                .get(format!("{}/api/{path}", self.base))
+                .query(query),
+        )
+        .await
+    }
+
+    pub async fn raw(
+        &self,
+        req: impl FnOnce(&reqwest::Client, &str) -> reqwest::RequestBuilder,
+    ) -> Reply {
+        self.send(req(&self.client, &self.base)).await
+    }
+}
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "admin-password";
+
+/// Creates the admin; the returned browser is signed in as it.
+pub async fn admin(server: &TestServer) -> Browser {
+    let b = server.browser();
+    let r = b
+        .mutation(
+            "auth.createAdmin",
+            json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.ok(), &json!(true));
+    b
+}
+
+/// Invites and registers a user; the returned browser is signed in as it.
+pub async fn user(
+    server: &TestServer,
+    admin: &Browser,
+    email: &str,
+    password: &str,
+) -> (Browser, String) {
+    let inv = admin
+        .mutation("admin.createUserInvitation", json!({ "email": email }))
+        .await;
+    let inv = inv.ok().clone();
+    let b = server.browser();
+    let id = inv["authId"].as_str().unwrap().to_owned();
+    let r = b
+        .mutation(
+            "auth.createUser",
+            json!({"id": id, "token": inv["token"], "password": password}),
+        )
+        .await;
+    assert_eq!(r.ok(), &json!(true));
+    (b, id)
+}

@@ -1,0 +1,113 @@
+//! Accounts: email, password hash, role, 2FA and API token.
+
+use diesel::prelude::*;
+
+use crate::schema::auth;
+use crate::{DbConn, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = auth)]
+pub struct AuthRow {
+    pub id: String,
+    pub email: String,
+    pub password: String,
+    pub rol: String,
+    pub image: Option<String>,
+    pub secret: Option<String>,
+    pub token: Option<String>,
+    pub is_2fa_enabled: bool,
+    pub created_at: String,
+    pub totp_last_step: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, Insertable)]
+#[diesel(table_name = auth)]
+pub struct NewAuth<'a> {
+    pub id: &'a str,
+    pub email: &'a str,
+    pub password: &'a str,
+    pub rol: &'a str,
+    pub image: Option<&'a str>,
+    pub created_at: &'a str,
+}
+
+/// Fields to change; `None` leaves a field as it is, `Some(None)` clears a nullable one.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = auth)]
+pub struct AuthChanges {
+    pub email: Option<String>,
+    pub password: Option<String>,
+    pub image: Option<String>,
+    pub secret: Option<Option<String>>,
+    pub token: Option<Option<String>>,
+    pub is_2fa_enabled: Option<bool>,
+}
+
+impl AuthChanges {
+    fn is_empty(&self) -> bool {
+        self.email.is_none()
+            && self.password.is_none()
+            && self.image.is_none()
+            && self.secret.is_none()
+            && self.token.is_none()
+            && self.is_2fa_enabled.is_none()
+    }
+}
+
+pub fn find_by_id(conn: &mut DbConn, id: &str) -> Result<Option<AuthRow>, StoreError> {
+    Ok(auth::table
+        .find(id)
+        .select(auth::all_columns)
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find_by_email(conn: &mut DbConn, email: &str) -> Result<Option<AuthRow>, StoreError> {
+    Ok(auth::table
+        .filter(auth::email.eq(email))
+        .select(auth::all_columns)
+        .first(conn)
+        .optional()?)
+}
+
+/// The row after the update, `None` if there is no such id. A taken email is
+/// `UniqueViolation(EMAIL)`.
+pub fn update(
+    conn: &mut DbConn,
+    id: &str,
+    changes: &AuthChanges,
+) -> Result<Option<AuthRow>, StoreError> {
+    // diesel refuses an empty SET.
+    if changes.is_empty() {
+        return find_by_id(conn, id);
+    }
+    Ok(diesel::update(auth::table.find(id))
+        .set(changes)
+        .returning(auth::all_columns)
+        .get_result(conn)
+        .optional()?)
+}
+
+/// Records `step` as the last accepted TOTP step unless that step (or a later one) was already
+/// used. One conditional UPDATE, so of two racing uses of a pin only one wins.
+pub fn accept_totp_step(conn: &mut DbConn, id: &str, step: i64) -> Result<bool, StoreError> {
+    let changed = diesel::update(
+        auth::table.find(id).filter(
+            auth::totp_last_step
+                .is_null()
+                .or(auth::totp_last_step.lt(step)),
+        ),
+    )
+    .set(auth::totp_last_step.eq(step))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+pub fn count(conn: &mut DbConn) -> Result<i64, StoreError> {
+    Ok(auth::table.count().get_result(conn)?)
+}
+
+/// Deletes an account; sessions, challenges, admin and invitation rows go with it (cascade).
+pub fn delete(conn: &mut DbConn, id: &str) -> Result<bool, StoreError> {
+    Ok(diesel::delete(auth::table.find(id)).execute(conn)? == 1)
+}

@@ -1,0 +1,255 @@
+//! The store: one diesel code base over SQLite (default) and PostgreSQL, pooled with r2d2,
+//! with the migrations embedded. Everything here is synchronous: run it on a blocking pool.
+
+use std::fmt;
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::r2d2::R2D2Connection;
+use diesel::result::QueryResult;
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+mod error;
+pub mod schema;
+
+pub mod admin;
+pub mod auth;
+pub mod challenge;
+pub mod invitation;
+pub mod session;
+pub mod throttle;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::{ADMIN, EMAIL, StoreError};
+
+/// A connection to either backend; queries are written once against it.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgresql",
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    /// Most connections open at once; 0 picks the backend's default (PostgreSQL 16, SQLite 8:
+    /// SQLite has one writer, more connections only add lock waits).
+    pub max_size: u32,
+    /// Longest wait for a pooled connection before [`StoreError::Unavailable`].
+    pub connection_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            max_size: 0,
+            connection_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+pub type Conn = r2d2::PooledConnection<ConnManager>;
+
+#[derive(Clone)]
+pub struct Store {
+    pool: r2d2::Pool<ConnManager>,
+    backend: Backend,
+}
+
+impl Store {
+    /// `postgres://` or `postgresql://` opens PostgreSQL; `sqlite://PATH`, `sqlite:PATH` or a
+    /// bare path opens (and creates) an SQLite file. Runs pending migrations.
+    pub fn open(url: &str, opts: PoolOptions) -> Result<Store, StoreError> {
+        let manager = ConnManager::new(url, opts.connection_timeout)?;
+        let backend = manager.backend;
+        // Connect once outside the pool: an unreachable database fails now with the real
+        // cause, instead of after the pool's checkout timeout.
+        let mut first = r2d2::ManageConnection::connect(&manager)
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        run_migrations(&mut first)?;
+        drop(first);
+
+        let max_size = match (opts.max_size, backend) {
+            (0, Backend::Postgres) => 16,
+            (0, Backend::Sqlite) => 8,
+            (n, _) => n,
+        };
+        // build_unchecked: the pool never blocks start-up waiting for connections; more open on
+        // demand up to max_size. Only PostgreSQL connections can go stale (server restart), so
+        // only they are checked at checkout.
+        let pool = r2d2::Pool::builder()
+            .max_size(max_size)
+            .min_idle(Some(max_size.min(2)))
+            .connection_timeout(opts.connection_timeout)
+            .test_on_check_out(backend == Backend::Postgres)
+            .build_unchecked(manager);
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies pending migrations; returns the versions applied (empty when up to date).
+    pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
+        run_migrations(&mut *self.conn()?)
+    }
+
+    /// One round trip through the pool.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.conn()?.batch_execute("SELECT 1")?;
+        Ok(())
+    }
+
+    pub fn conn(&self) -> Result<Conn, StoreError> {
+        self.pool
+            .get()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+}
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+/// Runs the migrations in one transaction holding the write lock (SQLite) or an advisory
+/// lock (PostgreSQL), so replicas starting together apply them once.
+fn run_migrations(conn: &mut DbConn) -> Result<Vec<String>, StoreError> {
+    type BoxError = Box<dyn std::error::Error + Send + Sync>;
+    let applied = match conn {
+        DbConn::Sqlite(c) => c.immediate_transaction(|c| -> Result<_, BoxError> {
+            Ok(versions(c.run_pending_migrations(SQLITE_MIGRATIONS)?))
+        }),
+        DbConn::Postgres(c) => c.transaction(|c| -> Result<_, BoxError> {
+            c.batch_execute("SELECT pg_advisory_xact_lock(7242012)")?;
+            Ok(versions(c.run_pending_migrations(POSTGRES_MIGRATIONS)?))
+        }),
+    };
+    applied.map_err(|e| match e.downcast::<diesel::result::Error>() {
+        Ok(e) => StoreError::from(*e),
+        Err(e) => StoreError::Database(format!("migration failed: {e}")),
+    })
+}
+
+fn versions(applied: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String> {
+    applied.iter().map(ToString::to_string).collect()
+}
+
+/// Runs `f` in a write transaction. SQLite takes the write lock up front (BEGIN IMMEDIATE), so
+/// concurrent writers queue on busy_timeout instead of failing a lock upgrade with SQLITE_BUSY.
+pub(crate) fn write_tx<T>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> QueryResult<T>,
+) -> Result<T, StoreError> {
+    match conn {
+        DbConn::Postgres(_) => return Ok(conn.transaction(f)?),
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+    }
+    // The enum's transaction manager delegates to the inner connection's, which now
+    // knows it is in a transaction.
+    match f(conn) {
+        Ok(value) => {
+            DbConn::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            // A failed rollback leaves the manager broken: the pool then discards the connection.
+            let _ = DbConn::rollback_transaction(conn);
+            Err(e.into())
+        }
+    }
+}
+
+/// Picks the backend from the URL scheme. (`DbConn::establish` would try each backend in
+/// turn, and SQLite accepts any string as a file name, hiding PostgreSQL errors.)
+#[derive(Debug)]
+pub struct ConnManager {
+    backend: Backend,
+    target: String,
+}
+
+/// Run on every new SQLite connection, busy_timeout first: the other pragmas may already
+/// need to wait for a lock.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+
+impl ConnManager {
+    fn new(url: &str, timeout: Duration) -> Result<ConnManager, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // Bound each connection attempt too: an unreachable host would otherwise hang on
+            // the TCP timeout (libpq's minimum is 2 s).
+            let mut target = url.to_owned();
+            if !url.contains("connect_timeout=") {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                target = format!("{url}{sep}connect_timeout={}", timeout.as_secs().max(2));
+            }
+            return Ok(ConnManager {
+                backend: Backend::Postgres,
+                target,
+            });
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        if path.is_empty() {
+            return Err(StoreError::Database(format!("no database file in {url:?}")));
+        }
+        if let Some(dir) = std::path::Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Database(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        Ok(ConnManager {
+            backend: Backend::Sqlite,
+            target: path.to_owned(),
+        })
+    }
+}
+
+impl r2d2::ManageConnection for ConnManager {
+    type Connection = DbConn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, Self::Error> {
+        use diesel::r2d2::Error;
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.target)
+                .map(DbConn::Postgres)
+                .map_err(Error::ConnectionError),
+            Backend::Sqlite => {
+                let mut c =
+                    SqliteConnection::establish(&self.target).map_err(Error::ConnectionError)?;
+                c.batch_execute(SQLITE_PRAGMAS).map_err(Error::QueryError)?;
+                Ok(DbConn::Sqlite(c))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}

@@ -1,0 +1,96 @@
+//! The tables, by hand: the same logical schema on both backends, with Dokploy's
+//! camelCase column names.
+
+diesel::table! {
+    auth (id) {
+        id -> Text,
+        email -> Text,
+        password -> Text,
+        rol -> Text,
+        image -> Nullable<Text>,
+        secret -> Nullable<Text>,
+        token -> Nullable<Text>,
+        #[sql_name = "is2FAEnabled"]
+        is_2fa_enabled -> Bool,
+        #[sql_name = "createdAt"]
+        created_at -> Text,
+        #[sql_name = "totpLastStep"]
+        totp_last_step -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    admin (admin_id) {
+        #[sql_name = "adminId"]
+        admin_id -> Text,
+        #[sql_name = "authId"]
+        auth_id -> Text,
+        #[sql_name = "createdAt"]
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    user (user_id) {
+        #[sql_name = "userId"]
+        user_id -> Text,
+        #[sql_name = "authId"]
+        auth_id -> Text,
+        #[sql_name = "adminId"]
+        admin_id -> Text,
+        token -> Text,
+        #[sql_name = "isRegistered"]
+        is_registered -> Bool,
+        #[sql_name = "expirationDate"]
+        expiration_date -> Text,
+        #[sql_name = "createdAt"]
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    session (id) {
+        id -> Text,
+        #[sql_name = "authId"]
+        auth_id -> Text,
+        kind -> Text,
+        #[sql_name = "expiresAt"]
+        expires_at -> BigInt,
+        #[sql_name = "createdAt"]
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    throttle_failure (id) {
+        id -> BigInt,
+        key -> Text,
+        at -> BigInt,
+    }
+}
+
+diesel::table! {
+    login_challenge (id) {
+        id -> Text,
+        #[sql_name = "authId"]
+        auth_id -> Text,
+        #[sql_name = "expiresAt"]
+        expires_at -> BigInt,
+        failures -> Integer,
+    }
+}
+
+diesel::joinable!(admin -> auth (auth_id));
+diesel::joinable!(user -> auth (auth_id));
+diesel::joinable!(user -> admin (admin_id));
+diesel::joinable!(session -> auth (auth_id));
+diesel::joinable!(login_challenge -> auth (auth_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    auth,
+    admin,
+    user,
+    session,
+    throttle_failure,
+    login_challenge
+);

@@ -1,0 +1,115 @@
+//! Sessions and API tokens: one row each, so either can be revoked.
+
+use diesel::prelude::*;
+
+use crate::auth::AuthRow;
+use crate::schema::{auth, session};
+use crate::{DbConn, StoreError, write_tx};
+
+/// `SessionRow::kind` of a cookie session.
+pub const KIND_SESSION: &str = "session";
+/// `SessionRow::kind` of an API token.
+pub const KIND_API_TOKEN: &str = "api_token";
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = session)]
+pub struct SessionRow {
+    pub id: String,
+    pub auth_id: String,
+    /// [`KIND_SESSION`] or [`KIND_API_TOKEN`].
+    pub kind: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+    pub created_at: String,
+}
+
+pub fn insert(conn: &mut DbConn, row: &SessionRow) -> Result<(), StoreError> {
+    diesel::insert_into(session::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn find(conn: &mut DbConn, id: &str) -> Result<Option<SessionRow>, StoreError> {
+    Ok(session::table
+        .find(id)
+        .select(session::all_columns)
+        .first(conn)
+        .optional()?)
+}
+
+/// The session and its account in one query: the lookup behind every authenticated call.
+pub fn find_with_auth(
+    conn: &mut DbConn,
+    id: &str,
+) -> Result<Option<(SessionRow, AuthRow)>, StoreError> {
+    Ok(session::table
+        .inner_join(auth::table)
+        .filter(session::id.eq(id))
+        .select((session::all_columns, auth::all_columns))
+        .first(conn)
+        .optional()?)
+}
+
+/// Moves the expiry (rolling sessions); false if the session is gone.
+pub fn extend(conn: &mut DbConn, id: &str, new_expires_at: i64) -> Result<bool, StoreError> {
+    let changed = diesel::update(session::table.find(id))
+        .set(session::expires_at.eq(new_expires_at))
+        .execute(conn)?;
+    Ok(changed == 1)
+}
+
+pub fn delete(conn: &mut DbConn, id: &str) -> Result<bool, StoreError> {
+    Ok(diesel::delete(session::table.find(id)).execute(conn)? == 1)
+}
+
+/// Deletes every session and API token of the account except `keep`; returns how many.
+pub fn delete_for_auth_except(
+    conn: &mut DbConn,
+    auth_id: &str,
+    keep: Option<&str>,
+) -> Result<usize, StoreError> {
+    let mine = session::table.filter(session::auth_id.eq(auth_id));
+    let deleted = match keep {
+        Some(keep) => diesel::delete(mine.filter(session::id.ne(keep))).execute(conn)?,
+        None => diesel::delete(mine).execute(conn)?,
+    };
+    Ok(deleted)
+}
+
+/// Makes `new` the account's only API token and `token_text` its `auth.token`, in one
+/// transaction. The auth row is updated first: that takes the row lock (PostgreSQL) or is
+/// already under the write lock (SQLite), so concurrent calls for one account run one after
+/// another and leave exactly one API token. `None` if there is no such account.
+pub fn replace_api_token(
+    conn: &mut DbConn,
+    auth_id: &str,
+    new: &SessionRow,
+    token_text: &str,
+) -> Result<Option<AuthRow>, StoreError> {
+    write_tx(conn, |conn| {
+        let Some(updated) = diesel::update(auth::table.find(auth_id))
+            .set(auth::token.eq(token_text))
+            .returning(auth::all_columns)
+            .get_result::<AuthRow>(conn)
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        diesel::delete(
+            session::table
+                .filter(session::auth_id.eq(auth_id))
+                .filter(session::kind.eq(KIND_API_TOKEN)),
+        )
+        .execute(conn)?;
+        diesel::insert_into(session::table)
+            .values(new)
+            .execute(conn)?;
+        Ok(Some(updated))
+    })
+}
+
+/// Deletes sessions whose expiry is at or before `now` (unix seconds); returns how many.
+pub fn delete_expired(conn: &mut DbConn, now: i64) -> Result<usize, StoreError> {
+    Ok(diesel::delete(session::table.filter(session::expires_at.le(now))).execute(conn)?)
+}
