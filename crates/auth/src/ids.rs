@@ -14,10 +14,7 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 /// A 21-character URL-safe id, like nanoid's.
 pub fn new_id() -> String {
     const ALPHABET: &[u8; 64] = b"useandom-26T198340PX75pxJACKVERYMINDBUSHWOLF_GQZbfghjklqvwyzrict";
-    random_bytes::<21>()
-        .iter()
-        .map(|b| ALPHABET[(b & 63) as usize] as char)
-        .collect()
+    random_bytes::<21>().iter().map(|b| ALPHABET[(b & 63) as usize] as char).collect()
 }
 
 /// 32 random bytes as hex: invitation tokens and session ids.
@@ -32,19 +29,14 @@ pub fn random_avatar() -> String {
 }
 
 pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 /// ISO-8601 with milliseconds, as JavaScript's `toISOString` writes it (sorts as text).
 pub fn iso(unix_secs: i64) -> String {
     let t = OffsetDateTime::from_unix_timestamp(unix_secs).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    t.format(format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    ))
-    .expect("a fixed format")
+    t.format(format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"))
+        .expect("a fixed format")
 }
 
 pub fn now_iso() -> String {
@@ -59,10 +51,7 @@ mod tests {
     fn ids_have_the_expected_shapes() {
         let id = new_id();
         assert_eq!(id.len(), 21);
-        assert!(
-            id.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        );
+        assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
         assert_ne!(new_id(), id);
         assert_eq!(hex_token().len(), 64);
         assert!(random_avatar().starts_with("/avatars/avatar-"));

@@ -141,11 +141,7 @@ impl From<AuthRow> for Auth {
         Auth {
             id: row.id,
             email: row.email,
-            rol: if row.rol == "admin" {
-                Role::Admin
-            } else {
-                Role::User
-            },
+            rol: if row.rol == "admin" { Role::Admin } else { Role::User },
             image: row.image,
             secret: (),
             token: row.token,

@@ -34,12 +34,7 @@ impl AuthService {
     /// Computes the dummy hash (one bcrypt at the configured cost): call off the async workers.
     pub fn new(store: Store, config: AuthConfig, root_key: RootKey) -> Self {
         let dummy_hash = password::dummy_hash(config.bcrypt_cost);
-        Self {
-            store,
-            config,
-            root_key,
-            dummy_hash,
-        }
+        Self { store, config, root_key, dummy_hash }
     }
 
     pub fn store(&self) -> &Store {

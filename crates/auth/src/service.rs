@@ -32,11 +32,7 @@ fn auth_not_found() -> RpcError {
 
 /// Unique violations on `auth.email` are the user's "Email already exists".
 fn email_taken(e: StoreError) -> RpcError {
-    if e.is_unique(EMAIL) {
-        bad(EMAIL_EXISTS)
-    } else {
-        store_error(e)
-    }
+    if e.is_unique(EMAIL) { bad(EMAIL_EXISTS) } else { store_error(e) }
 }
 
 /// Emits a structured audit event (`target = "audit"`); never secrets.
@@ -53,16 +49,12 @@ impl AuthService {
     }
 
     async fn load_auth(&self, id: String) -> Result<AuthRow, RpcError> {
-        db(&self.store, move |c| auth::find_by_id(c, &id))
-            .await?
-            .ok_or_else(auth_not_found)
+        db(&self.store, move |c| auth::find_by_id(c, &id)).await?.ok_or_else(auth_not_found)
     }
 
     async fn hash_password(&self, plain: String) -> Result<String, RpcError> {
         let cost = self.config.bcrypt_cost;
-        cpu(move || password::hash(&plain, cost))
-            .await?
-            .map_err(|_| bad("Password is too long"))
+        cpu(move || password::hash(&plain, cost)).await?.map_err(|_| bad("Password is too long"))
     }
 
     async fn verify_password(&self, plain: String, hash: Option<String>) -> Result<bool, RpcError> {
@@ -71,11 +63,7 @@ impl AuthService {
         cpu(move || password::verify(&plain, &hash)).await
     }
 
-    pub async fn create_admin(
-        self: &Arc<Self>,
-        ctx: &Ctx,
-        input: Credentials,
-    ) -> Result<bool, RpcError> {
+    pub async fn create_admin(self: &Arc<Self>, ctx: &Ctx, input: Credentials) -> Result<bool, RpcError> {
         if db(&self.store, admin::exists).await? {
             return Err(bad("Admin already exists"));
         }
@@ -107,26 +95,18 @@ impl AuthService {
         Ok(true)
     }
 
-    pub async fn create_user(
-        self: &Arc<Self>,
-        ctx: &Ctx,
-        input: CreateUserInput,
-    ) -> Result<bool, RpcError> {
+    pub async fn create_user(self: &Arc<Self>, ctx: &Ctx, input: CreateUserInput) -> Result<bool, RpcError> {
         let token = input.token.clone();
         let found = db(&self.store, move |c| invitation::find_by_token(c, &token)).await?;
-        let usable = found.is_some_and(|(inv, _)| {
-            inv.auth_id == input.id && !inv.is_registered && inv.expiration_date > now_iso()
-        });
+        let usable = found
+            .is_some_and(|(inv, _)| inv.auth_id == input.id && !inv.is_registered && inv.expiration_date > now_iso());
         if !usable {
             return Err(bad("Invalid token"));
         }
         let hash = self.hash_password(input.password).await?;
         let (token, auth_id) = (input.token, input.id.clone());
         // The conditional update lets exactly one of two racing registrations through.
-        let redeemed = db(&self.store, move |c| {
-            invitation::redeem(c, &token, &auth_id, &now_iso(), &hash)
-        })
-        .await?;
+        let redeemed = db(&self.store, move |c| invitation::redeem(c, &token, &auth_id, &now_iso(), &hash)).await?;
         if !redeemed {
             return Err(bad("Invalid token"));
         }
@@ -135,23 +115,14 @@ impl AuthService {
         Ok(true)
     }
 
-    pub async fn login(
-        self: &Arc<Self>,
-        ctx: &Ctx,
-        input: Credentials,
-    ) -> Result<LoginOutput, RpcError> {
+    pub async fn login(self: &Arc<Self>, ctx: &Ctx, input: Credentials) -> Result<LoginOutput, RpcError> {
         let email = input.email.to_lowercase();
         let lookup = email.clone();
         let row = db(&self.store, move |c| auth::find_by_email(c, &lookup)).await?;
-        let keys = Keys::new(
-            row.as_ref().map_or(email.as_str(), |r| r.id.as_str()),
-            ctx.client_addr(),
-        );
+        let keys = Keys::new(row.as_ref().map_or(email.as_str(), |r| r.id.as_str()), ctx.client_addr());
         self.check_throttle(ctx, &keys).await?;
 
-        let ok = self
-            .verify_password(input.password, row.as_ref().map(|r| r.password.clone()))
-            .await?;
+        let ok = self.verify_password(input.password, row.as_ref().map(|r| r.password.clone())).await?;
         let Some(row) = row.filter(|_| ok) else {
             self.record_failure(keys).await?;
             audit!(ctx, "login_failed", reason = "credentials");
@@ -163,32 +134,17 @@ impl AuthService {
             let auth_id = row.id.clone();
             let challenge_id = db(&self.store, move |c| service.new_challenge(c, &auth_id)).await?;
             let ttl = self.config.challenge_ttl.as_secs() as i64;
-            ctx.set_cookie(cookie(
-                CHALLENGE_COOKIE,
-                challenge_id,
-                ttl,
-                self.config.cookie_secure,
-            ));
+            ctx.set_cookie(cookie(CHALLENGE_COOKIE, challenge_id, ttl, self.config.cookie_secure));
             audit!(ctx, "login_password_step", auth_id = %row.id);
-            return Ok(LoginOutput {
-                is_2fa_enabled: true,
-                auth_id: row.id,
-            });
+            return Ok(LoginOutput { is_2fa_enabled: true, auth_id: row.id });
         }
         db(&self.store, move |c| throttle::reset_account(c, &keys)).await?;
         audit!(ctx, "login_succeeded", auth_id = %row.id);
         self.start_session(ctx, row.id.clone()).await?;
-        Ok(LoginOutput {
-            is_2fa_enabled: false,
-            auth_id: row.id,
-        })
+        Ok(LoginOutput { is_2fa_enabled: false, auth_id: row.id })
     }
 
-    fn new_challenge(
-        &self,
-        c: &mut gateway_store::DbConn,
-        auth_id: &str,
-    ) -> Result<String, StoreError> {
+    fn new_challenge(&self, c: &mut gateway_store::DbConn, auth_id: &str) -> Result<String, StoreError> {
         let row = challenge::ChallengeRow {
             id: hex_token(),
             auth_id: auth_id.to_owned(),
@@ -200,17 +156,9 @@ impl AuthService {
     }
 
     async fn check_throttle(&self, ctx: &Ctx, keys: &Keys) -> Result<(), RpcError> {
-        let (config, keys) = (
-            self.config.clone(),
-            Keys {
-                account: keys.account.clone(),
-                address: keys.address.clone(),
-            },
-        );
-        let wait = db(&self.store, move |c| {
-            throttle::retry_after(c, &keys, &config, unix_now())
-        })
-        .await?;
+        let (config, keys) =
+            (self.config.clone(), Keys { account: keys.account.clone(), address: keys.address.clone() });
+        let wait = db(&self.store, move |c| throttle::retry_after(c, &keys, &config, unix_now())).await?;
         match wait {
             Some(secs) => {
                 audit!(ctx, "throttled", retry_after = secs);
@@ -221,37 +169,23 @@ impl AuthService {
     }
 
     async fn record_failure(&self, keys: Keys) -> Result<(), RpcError> {
-        db(&self.store, move |c| {
-            throttle::record_failure(c, &keys, unix_now())
-        })
-        .await
+        db(&self.store, move |c| throttle::record_failure(c, &keys, unix_now())).await
     }
 
-    pub async fn verify_login_2fa(
-        self: &Arc<Self>,
-        ctx: &Ctx,
-        input: VerifyLogin2faInput,
-    ) -> Result<bool, RpcError> {
+    pub async fn verify_login_2fa(self: &Arc<Self>, ctx: &Ctx, input: VerifyLogin2faInput) -> Result<bool, RpcError> {
         // Only a caller who passed the password step for this account may try pins.
         let challenge_id = ctx.cookie(CHALLENGE_COOKIE).unwrap_or_default().to_owned();
         let found = db(&self.store, move |c| challenge::find(c, &challenge_id)).await?;
-        let Some(challenge) =
-            found.filter(|ch| ch.auth_id == input.id && ch.expires_at > unix_now())
-        else {
+        let Some(challenge) = found.filter(|ch| ch.auth_id == input.id && ch.expires_at > unix_now()) else {
             return Err(RpcError::unauthorized());
         };
         let keys = Keys::new(&input.id, ctx.client_addr());
         self.check_throttle(ctx, &keys).await?;
         if challenge.failures >= self.config.throttle_limit as i32 {
-            return Err(RpcError::too_many_requests(
-                self.config.challenge_ttl.as_secs(),
-            ));
+            return Err(RpcError::too_many_requests(self.config.challenge_ttl.as_secs()));
         }
         let row = self.load_auth(input.id.clone()).await?;
-        let step = row
-            .secret
-            .as_deref()
-            .and_then(|s| totp::matching_step(s, &input.pin, unix_now()));
+        let step = row.secret.as_deref().and_then(|s| totp::matching_step(s, &input.pin, unix_now()));
         let accepted = match step {
             // Remembering the accepted step refuses a replay of the same code.
             Some(step) => {
@@ -280,10 +214,7 @@ impl AuthService {
     }
 
     pub async fn get(self: &Arc<Self>, ctx: &Ctx, _: NoInput) -> Result<Auth, RpcError> {
-        Ok(self
-            .load_auth(self.caller(ctx)?.subject.clone())
-            .await?
-            .into())
+        Ok(self.load_auth(self.caller(ctx)?.subject.clone()).await?.into())
     }
 
     pub async fn logout(self: &Arc<Self>, ctx: &Ctx, _: NoInput) -> Result<bool, RpcError> {
@@ -293,10 +224,7 @@ impl AuthService {
         }
         let id = caller.session_id.clone();
         db(&self.store, move |c| session::delete(c, &id)).await?;
-        ctx.set_cookie(removal_cookie(
-            crate::sessions::SESSION_COOKIE,
-            self.config.cookie_secure,
-        ));
+        ctx.set_cookie(removal_cookie(crate::sessions::SESSION_COOKIE, self.config.cookie_secure));
         audit!(ctx, "logout", auth_id = %caller.subject);
         Ok(true)
     }
@@ -312,25 +240,12 @@ impl AuthService {
         }
         // A password change keeps only the session that made it.
         let keep = (caller.source == CredentialSource::Cookie).then(|| caller.session_id.clone());
-        let changes = Changes {
-            email: input.email,
-            password: input.password,
-            image: input.image,
-        };
-        self.apply_changes(ctx, caller.subject.clone(), changes, keep)
-            .await
+        let changes = Changes { email: input.email, password: input.password, image: input.image };
+        self.apply_changes(ctx, caller.subject.clone(), changes, keep).await
     }
 
-    pub async fn update_by_admin(
-        self: &Arc<Self>,
-        ctx: &Ctx,
-        input: UpdateByAdminInput,
-    ) -> Result<Auth, RpcError> {
-        let changes = Changes {
-            email: input.email,
-            password: input.password,
-            image: input.image,
-        };
+    pub async fn update_by_admin(self: &Arc<Self>, ctx: &Ctx, input: UpdateByAdminInput) -> Result<Auth, RpcError> {
+        let changes = Changes { email: input.email, password: input.password, image: input.image };
         self.apply_changes(ctx, input.id, changes, None).await
     }
 
@@ -387,11 +302,9 @@ impl AuthService {
         };
         let token = self.mint(&row);
         // One transaction replaces the previous token: racing calls leave exactly one valid.
-        let updated = db(&self.store, move |c| {
-            session::replace_api_token(c, &auth_id, &row, &token)
-        })
-        .await?
-        .ok_or_else(auth_not_found)?;
+        let updated = db(&self.store, move |c| session::replace_api_token(c, &auth_id, &row, &token))
+            .await?
+            .ok_or_else(auth_not_found)?;
         audit!(ctx, "api_token_generated", auth_id = %updated.id);
         Ok(updated.into())
     }
@@ -400,41 +313,25 @@ impl AuthService {
         Ok(self.load_auth(input.id).await?.into())
     }
 
-    pub async fn generate_2fa_secret(
-        self: &Arc<Self>,
-        ctx: &Ctx,
-        _: NoInput,
-    ) -> Result<TwoFactorSecret, RpcError> {
+    pub async fn generate_2fa_secret(self: &Arc<Self>, ctx: &Ctx, _: NoInput) -> Result<TwoFactorSecret, RpcError> {
         let row = self.load_auth(self.caller(ctx)?.subject.clone()).await?;
         let secret = totp::new_secret();
         let uri = totp::otpauth_uri(&row.email, &secret);
         let qr_code_url = cpu(move || totp::qr_data_url(&uri)).await?;
-        Ok(TwoFactorSecret {
-            qr_code_url,
-            secret,
-        })
+        Ok(TwoFactorSecret { qr_code_url, secret })
     }
 
-    pub async fn verify_2fa_setup(
-        self: &Arc<Self>,
-        ctx: &Ctx,
-        input: Verify2faSetupInput,
-    ) -> Result<Auth, RpcError> {
+    pub async fn verify_2fa_setup(self: &Arc<Self>, ctx: &Ctx, input: Verify2faSetupInput) -> Result<Auth, RpcError> {
         let auth_id = self.caller(ctx)?.subject.clone();
         let secret = input.secret.trim().to_ascii_uppercase();
-        let step = totp::matching_step(&secret, &input.pin, unix_now())
-            .ok_or_else(|| bad(INVALID_2FA_CODE))?;
+        let step = totp::matching_step(&secret, &input.pin, unix_now()).ok_or_else(|| bad(INVALID_2FA_CODE))?;
         let id = auth_id.clone();
         let row = db(&self.store, move |c| {
             // The setup pin counts as used: it cannot log in afterwards.
             if !auth::accept_totp_step(c, &id, step)? {
                 return Ok(None);
             }
-            let changes = AuthChanges {
-                secret: Some(Some(secret)),
-                is_2fa_enabled: Some(true),
-                ..Default::default()
-            };
+            let changes = AuthChanges { secret: Some(Some(secret)), is_2fa_enabled: Some(true), ..Default::default() };
             auth::update(c, &id, &changes)
         })
         .await?
@@ -446,14 +343,8 @@ impl AuthService {
     pub async fn disable_2fa(self: &Arc<Self>, ctx: &Ctx, _: NoInput) -> Result<Auth, RpcError> {
         let auth_id = self.caller(ctx)?.subject.clone();
         let id = auth_id.clone();
-        let changes = AuthChanges {
-            secret: Some(None),
-            is_2fa_enabled: Some(false),
-            ..Default::default()
-        };
-        let row = db(&self.store, move |c| auth::update(c, &id, &changes))
-            .await?
-            .ok_or_else(auth_not_found)?;
+        let changes = AuthChanges { secret: Some(None), is_2fa_enabled: Some(false), ..Default::default() };
+        let row = db(&self.store, move |c| auth::update(c, &id, &changes)).await?.ok_or_else(auth_not_found)?;
         audit!(ctx, "2fa_disabled", auth_id = %auth_id);
         Ok(row.into())
     }
@@ -475,11 +366,7 @@ impl AuthService {
 
     /// Creates a `user` account with no usable password and its invitation token.
     /// `admin_auth`: the inviting admin's auth id; `None`: the first admin (operator command).
-    pub async fn invite(
-        &self,
-        admin_auth: Option<String>,
-        email: String,
-    ) -> Result<Invitation, RpcError> {
+    pub async fn invite(&self, admin_auth: Option<String>, email: String) -> Result<Invitation, RpcError> {
         let cost = self.config.bcrypt_cost;
         let unusable = cpu(move || password::unusable(cost)).await?;
         let auth_id = new_id();
@@ -508,26 +395,14 @@ impl AuthService {
             StoreError::NotFound => RpcError::bad_request("No admin exists yet"),
             other => email_taken(other),
         })?;
-        Ok(Invitation {
-            auth_id,
-            token,
-            expiration_date,
-        })
+        Ok(Invitation { auth_id, token, expiration_date })
     }
 
-    pub async fn get_user_by_token(
-        self: &Arc<Self>,
-        _: &Ctx,
-        input: TokenInput,
-    ) -> Result<InvitationView, RpcError> {
-        let found = db(&self.store, move |c| {
-            invitation::find_by_token(c, &input.token)
-        })
-        .await?;
+    pub async fn get_user_by_token(self: &Arc<Self>, _: &Ctx, input: TokenInput) -> Result<InvitationView, RpcError> {
+        let found = db(&self.store, move |c| invitation::find_by_token(c, &input.token)).await?;
         // A used invitation is gone for whoever holds its link.
-        let (inv, email) = found
-            .filter(|(inv, _)| !inv.is_registered)
-            .ok_or_else(|| RpcError::not_found("Invitation not found"))?;
+        let (inv, email) =
+            found.filter(|(inv, _)| !inv.is_registered).ok_or_else(|| RpcError::not_found("Invitation not found"))?;
         Ok(InvitationView {
             auth_id: inv.auth_id,
             email,
@@ -537,23 +412,13 @@ impl AuthService {
     }
 
     /// Operator escape hatch: sets a password by email and revokes all the account's sessions.
-    pub async fn reset_password(
-        &self,
-        email: String,
-        new_password: String,
-    ) -> Result<String, RpcError> {
+    pub async fn reset_password(&self, email: String, new_password: String) -> Result<String, RpcError> {
         let cost = self.config.bcrypt_cost;
-        let hash = cpu(move || password::hash(&new_password, cost))
-            .await?
-            .map_err(|_| bad("Password is too long"))?;
+        let hash = cpu(move || password::hash(&new_password, cost)).await?.map_err(|_| bad("Password is too long"))?;
         let email = email.to_lowercase();
         with_conn(&self.store, move |c| {
             let row = auth::find_by_email(c, &email)?.ok_or(StoreError::NotFound)?;
-            let changes = AuthChanges {
-                password: Some(hash),
-                token: Some(None),
-                ..Default::default()
-            };
+            let changes = AuthChanges { password: Some(hash), token: Some(None), ..Default::default() };
             auth::update(c, &row.id, &changes)?;
             session::delete_for_auth_except(c, &row.id, None)?;
             Ok(row.id)

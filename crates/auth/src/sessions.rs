@@ -7,9 +7,7 @@ use futures_util::future::BoxFuture;
 use gateway_store::auth::AuthRow;
 use gateway_store::session::SessionRow;
 use gateway_store::{DbConn, StoreError, session};
-use gateway_wire::{
-    Authenticator, Cookie, CookieDuration, CredentialSource, Ctx, Identity, RpcError, SameSite,
-};
+use gateway_wire::{Authenticator, Cookie, CookieDuration, CredentialSource, Ctx, Identity, RpcError, SameSite};
 
 use crate::AuthService;
 use crate::ids::{hex_token, now_iso, unix_now};
@@ -20,12 +18,7 @@ pub const SESSION_COOKIE: &str = "auth_session";
 pub const CHALLENGE_COOKIE: &str = "auth_2fa_challenge";
 
 /// An HttpOnly, SameSite=Lax cookie for the whole site.
-pub fn cookie(
-    name: &'static str,
-    value: String,
-    max_age_secs: i64,
-    secure: bool,
-) -> Cookie<'static> {
+pub fn cookie(name: &'static str, value: String, max_age_secs: i64, secure: bool) -> Cookie<'static> {
     Cookie::build(name, value)
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -41,12 +34,7 @@ pub fn removal_cookie(name: &'static str, secure: bool) -> Cookie<'static> {
 
 impl AuthService {
     /// Creates a session row and its token.
-    pub(crate) fn new_session(
-        &self,
-        conn: &mut DbConn,
-        auth_id: &str,
-        kind: TokenKind,
-    ) -> Result<String, StoreError> {
+    pub(crate) fn new_session(&self, conn: &mut DbConn, auth_id: &str, kind: TokenKind) -> Result<String, StoreError> {
         let ttl = match kind {
             TokenKind::Session => self.config.session_ttl,
             TokenKind::ApiToken => self.config.api_token_ttl,
@@ -63,11 +51,7 @@ impl AuthService {
     }
 
     pub(crate) fn mint(&self, row: &SessionRow) -> String {
-        let kind = if row.kind == TokenKind::ApiToken.as_str() {
-            TokenKind::ApiToken
-        } else {
-            TokenKind::Session
-        };
+        let kind = if row.kind == TokenKind::ApiToken.as_str() { TokenKind::ApiToken } else { TokenKind::Session };
         self.root_key.mint(&Claims {
             auth_id: row.auth_id.clone(),
             session_id: row.id.clone(),
@@ -77,52 +61,29 @@ impl AuthService {
     }
 
     pub(crate) fn session_cookie(&self, token: String) -> Cookie<'static> {
-        cookie(
-            SESSION_COOKIE,
-            token,
-            self.config.session_ttl.as_secs() as i64,
-            self.config.cookie_secure,
-        )
+        cookie(SESSION_COOKIE, token, self.config.session_ttl.as_secs() as i64, self.config.cookie_secure)
     }
 
     /// Signs in `auth_id` on this response: a session row and the cookie.
-    pub(crate) async fn start_session(
-        self: &Arc<Self>,
-        ctx: &Ctx,
-        auth_id: String,
-    ) -> Result<(), RpcError> {
+    pub(crate) async fn start_session(self: &Arc<Self>, ctx: &Ctx, auth_id: String) -> Result<(), RpcError> {
         let service = Arc::clone(self);
-        let token = db(&self.store, move |c| {
-            service.new_session(c, &auth_id, TokenKind::Session)
-        })
-        .await?;
+        let token = db(&self.store, move |c| service.new_session(c, &auth_id, TokenKind::Session)).await?;
         ctx.set_cookie(self.session_cookie(token));
         Ok(())
     }
 
     /// The identity behind one credential, if it is valid right now.
-    async fn resolve(
-        &self,
-        ctx: &Ctx,
-        token: &str,
-        source: CredentialSource,
-    ) -> Result<Option<Identity>, RpcError> {
+    async fn resolve(&self, ctx: &Ctx, token: &str, source: CredentialSource) -> Result<Option<Identity>, RpcError> {
         let Some(claims) = self.root_key.verify(token) else {
             return Ok(None);
         };
-        let expected = if source == CredentialSource::Cookie {
-            TokenKind::Session
-        } else {
-            TokenKind::ApiToken
-        };
+        let expected = if source == CredentialSource::Cookie { TokenKind::Session } else { TokenKind::ApiToken };
         if claims.kind != expected {
             return Ok(None);
         }
         let session_id = claims.session_id.clone();
-        let Some((row, auth)): Option<(SessionRow, AuthRow)> = db(&self.store, move |c| {
-            session::find_with_auth(c, &session_id)
-        })
-        .await?
+        let Some((row, auth)): Option<(SessionRow, AuthRow)> =
+            db(&self.store, move |c| session::find_with_auth(c, &session_id)).await?
         else {
             return Ok(None);
         };
@@ -133,21 +94,11 @@ impl AuthService {
         if source == CredentialSource::Cookie {
             self.refresh_if_old(ctx, row, now).await?;
         }
-        Ok(Some(Identity {
-            subject: auth.id,
-            admin: auth.rol == "admin",
-            session_id: claims.session_id,
-            source,
-        }))
+        Ok(Some(Identity { subject: auth.id, admin: auth.rol == "admin", session_id: claims.session_id, source }))
     }
 
     /// Rolling sessions: a session used in the second half of its life gets a fresh cookie.
-    async fn refresh_if_old(
-        &self,
-        ctx: &Ctx,
-        mut row: SessionRow,
-        now: i64,
-    ) -> Result<(), RpcError> {
+    async fn refresh_if_old(&self, ctx: &Ctx, mut row: SessionRow, now: i64) -> Result<(), RpcError> {
         let ttl = self.config.session_ttl.as_secs() as i64;
         if row.expires_at - now > ttl / 2 {
             return Ok(());
@@ -164,10 +115,7 @@ impl AuthService {
 pub struct SessionAuthenticator(pub Arc<AuthService>);
 
 impl Authenticator for SessionAuthenticator {
-    fn authenticate<'a>(
-        &'a self,
-        ctx: &'a Ctx,
-    ) -> BoxFuture<'a, Result<Option<Identity>, RpcError>> {
+    fn authenticate<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Result<Option<Identity>, RpcError>> {
         Box::pin(async move {
             let candidates = [
                 (ctx.cookie(SESSION_COOKIE), CredentialSource::Cookie),

@@ -17,20 +17,12 @@ impl Keys {
     /// `account` is the auth id, or the email when no account has it.
     pub fn new(account: &str, address: Option<IpAddr>) -> Self {
         let address = address.map_or_else(|| "unknown".to_owned(), |a| a.to_string());
-        Keys {
-            account: format!("account:{account}"),
-            address: format!("address:{address}"),
-        }
+        Keys { account: format!("account:{account}"), address: format!("address:{address}") }
     }
 }
 
 /// Seconds until another attempt is allowed, when either counter is at the limit.
-pub fn retry_after(
-    conn: &mut DbConn,
-    keys: &Keys,
-    config: &AuthConfig,
-    now: i64,
-) -> Result<Option<u64>, StoreError> {
+pub fn retry_after(conn: &mut DbConn, keys: &Keys, config: &AuthConfig, now: i64) -> Result<Option<u64>, StoreError> {
     let window = config.throttle_window.as_secs() as i64;
     let mut wait = None;
     for key in [&keys.account, &keys.address] {

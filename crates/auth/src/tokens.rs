@@ -54,10 +54,7 @@ impl RootKey {
     /// Returns whether it was created.
     pub fn load_or_create(path: &Path) -> Result<(Self, bool), String> {
         match std::fs::read_to_string(path) {
-            Ok(hex) => Ok((
-                Self::from_hex(&hex).map_err(|e| format!("{}: {e}", path.display()))?,
-                false,
-            )),
+            Ok(hex) => Ok((Self::from_hex(&hex).map_err(|e| format!("{}: {e}", path.display()))?, false)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = Self::generate();
                 key.save(path)?;
@@ -70,18 +67,14 @@ impl RootKey {
     /// Writes the key to a new file readable by its owner only.
     pub fn save(&self, path: &Path) -> Result<(), String> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options
-            .open(path)
-            .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-        file.write_all(self.to_hex().as_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        let mut file = options.open(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        file.write_all(self.to_hex().as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
 
     pub fn public(&self) -> PublicKey {
@@ -113,28 +106,19 @@ impl RootKey {
         let mut authorizer = authorizer!(r#"time({now}); allow if true;"#, now = SystemTime::now())
             // The default run limit is 1 ms of wall time, which fails valid tokens on a busy
             // machine; these facts and rules are tiny, so a generous bound costs nothing.
-            .set_limits(AuthorizerLimits {
-                max_time: Duration::from_secs(1),
-                ..Default::default()
-            })
+            .set_limits(AuthorizerLimits { max_time: Duration::from_secs(1), ..Default::default() })
             .build(&token)
             .ok()?;
         authorizer.authorize().ok()?;
-        let facts: Vec<(String, String, String, i64)> = authorizer
-            .query("claims($a, $s, $k, $e) <- auth_id($a), session($s), kind($k), expires($e)")
-            .ok()?;
+        let facts: Vec<(String, String, String, i64)> =
+            authorizer.query("claims($a, $s, $k, $e) <- auth_id($a), session($s), kind($k), expires($e)").ok()?;
         let [(auth_id, session_id, kind, expires_at)] = <[_; 1]>::try_from(facts).ok()?;
         let kind = match kind.as_str() {
             "session" => TokenKind::Session,
             "api_token" => TokenKind::ApiToken,
             _ => return None,
         };
-        Some(Claims {
-            auth_id,
-            session_id,
-            kind,
-            expires_at,
-        })
+        Some(Claims { auth_id, session_id, kind, expires_at })
     }
 }
 
@@ -144,12 +128,7 @@ mod tests {
     use crate::ids::unix_now;
 
     fn claims(expires_at: i64) -> Claims {
-        Claims {
-            auth_id: "a1".into(),
-            session_id: "s1".into(),
-            kind: TokenKind::ApiToken,
-            expires_at,
-        }
+        Claims { auth_id: "a1".into(), session_id: "s1".into(), kind: TokenKind::ApiToken, expires_at }
     }
 
     #[test]
@@ -163,10 +142,7 @@ mod tests {
     fn expired_foreign_and_garbled_tokens_are_refused() {
         let key = RootKey::generate();
         assert_eq!(key.verify(&key.mint(&claims(unix_now() - 1))), None);
-        assert_eq!(
-            key.verify(&RootKey::generate().mint(&claims(unix_now() + 60))),
-            None
-        );
+        assert_eq!(key.verify(&RootKey::generate().mint(&claims(unix_now() + 60))), None);
         let mut token = key.mint(&claims(unix_now() + 60));
         token.replace_range(40..44, "AAAA");
         assert_eq!(key.verify(&token), None);
@@ -177,10 +153,7 @@ mod tests {
     #[test]
     fn keys_round_trip_through_hex_and_files() {
         let key = RootKey::generate();
-        assert_eq!(
-            RootKey::from_hex(&key.to_hex()).unwrap().to_hex(),
-            key.to_hex()
-        );
+        assert_eq!(RootKey::from_hex(&key.to_hex()).unwrap().to_hex(), key.to_hex());
         let dir = std::env::temp_dir().join(format!("gw-key-{}", crate::ids::hex_token()));
         let path = dir.join("root.key");
         let (created, was_new) = RootKey::load_or_create(&path).unwrap();
@@ -191,10 +164,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(
-                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-                0o600
-            );
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
         std::fs::remove_dir_all(dir).ok();
     }

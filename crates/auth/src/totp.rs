@@ -16,20 +16,12 @@ pub fn new_secret() -> String {
 
 fn decode_secret(secret: &str) -> Option<Vec<u8>> {
     let cleaned: String = secret.trim_end_matches('=').to_ascii_uppercase();
-    data_encoding::BASE32_NOPAD
-        .decode(cleaned.as_bytes())
-        .ok()
-        .filter(|k| !k.is_empty())
+    data_encoding::BASE32_NOPAD.decode(cleaned.as_bytes()).ok().filter(|k| !k.is_empty())
 }
 
 pub fn code_at(secret: &str, step: i64) -> Option<String> {
     let key = decode_secret(secret)?;
-    Some(totp_custom::<Sha1>(
-        STEP,
-        DIGITS,
-        &key,
-        step.max(0) as u64 * STEP,
-    ))
+    Some(totp_custom::<Sha1>(STEP, DIGITS, &key, step.max(0) as u64 * STEP))
 }
 
 /// The time step whose code equals `pin` (current, previous or next), compared in constant time.
@@ -76,10 +68,7 @@ pub fn qr_data_url(uri: &str) -> String {
     let svg = QrCode::new(uri.as_bytes())
         .map(|code| code.render::<svg::Color>().min_dimensions(200, 200).build())
         .expect("an otpauth URI fits in a QR code");
-    format!(
-        "data:image/svg+xml;base64,{}",
-        data_encoding::BASE64.encode(svg.as_bytes())
-    )
+    format!("data:image/svg+xml;base64,{}", data_encoding::BASE64.encode(svg.as_bytes()))
 }
 
 #[cfg(test)]
@@ -116,10 +105,7 @@ mod tests {
     #[test]
     fn uri_names_issuer_label_and_secret() {
         let uri = otpauth_uri("a@b.co", "ABC");
-        assert_eq!(
-            uri,
-            "otpauth://totp/Dokploy:a%40b.co?secret=ABC&issuer=Dokploy&algorithm=SHA1&digits=6&period=30"
-        );
+        assert_eq!(uri, "otpauth://totp/Dokploy:a%40b.co?secret=ABC&issuer=Dokploy&algorithm=SHA1&digits=6&period=30");
         assert!(qr_data_url(&uri).starts_with("data:image/svg+xml;base64,"));
     }
 }

@@ -11,12 +11,8 @@ pub fn store_error(e: StoreError) -> RpcError {
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, RpcError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| RpcError::internal(format!("blocking task failed: {e}")))
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, RpcError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| RpcError::internal(format!("blocking task failed: {e}")))
 }
 
 /// Runs `f` with a pooled connection on the blocking pool, keeping store errors

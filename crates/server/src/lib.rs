@@ -28,10 +28,7 @@ pub struct Prepared {
 
 pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let url = settings.database_url();
-    let options = PoolOptions {
-        max_size: settings.db_pool_size,
-        connection_timeout: Duration::from_secs(5),
-    };
+    let options = PoolOptions { max_size: settings.db_pool_size, connection_timeout: Duration::from_secs(5) };
     Store::open(&url, options).with_context(|| format!("database {}", redact(&url)))
 }
 
@@ -42,8 +39,7 @@ pub fn load_root_key(settings: &Settings) -> anyhow::Result<(RootKey, String)> {
         return Ok((key, "from configuration".into()));
     }
     let path = settings.root_key_file();
-    let (key, created) =
-        RootKey::load_or_create(&path).map_err(|e| anyhow::anyhow!("--root-key-file: {e}"))?;
+    let (key, created) = RootKey::load_or_create(&path).map_err(|e| anyhow::anyhow!("--root-key-file: {e}"))?;
     let verb = if created { "created" } else { "loaded" };
     Ok((key, format!("{verb} {}", path.display())))
 }
@@ -56,41 +52,21 @@ pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
     let store = open_store(settings)?;
     let (root_key, key_origin) = load_root_key(settings)?;
     if settings.bcrypt_cost < 10 {
-        tracing::warn!(
-            cost = settings.bcrypt_cost,
-            "bcrypt cost below 10: fine for tests, weak for production"
-        );
+        tracing::warn!(cost = settings.bcrypt_cost, "bcrypt cost below 10: fine for tests, weak for production");
     }
-    let service = Arc::new(AuthService::new(
-        store.clone(),
-        settings.auth_config(),
-        root_key,
-    ));
+    let service = Arc::new(AuthService::new(store.clone(), settings.auth_config(), root_key));
     let mut registry = Registry::new();
     gateway_auth::register(&mut registry, Arc::clone(&service));
     let ready_store = store.clone();
-    let gateway =
-        Gateway::new(registry, settings.wire_config()).with_readiness(Arc::new(move || {
-            let store = ready_store.clone();
-            Box::pin(async move {
-                tokio::task::spawn_blocking(move || store.ping().is_ok())
-                    .await
-                    .unwrap_or(false)
-            })
-        }));
-    Ok(Prepared {
-        gateway: Arc::new(gateway),
-        service,
-        store,
-        key_origin,
-    })
+    let gateway = Gateway::new(registry, settings.wire_config()).with_readiness(Arc::new(move || {
+        let store = ready_store.clone();
+        Box::pin(async move { tokio::task::spawn_blocking(move || store.ping().is_ok()).await.unwrap_or(false) })
+    }));
+    Ok(Prepared { gateway: Arc::new(gateway), service, store, key_origin })
 }
 
 /// The HTTP server, bound and ready to run; returns the address it listens on.
-pub fn build_server(
-    prepared: &Prepared,
-    settings: &Settings,
-) -> anyhow::Result<(actix_web::dev::Server, SocketAddr)> {
+pub fn build_server(prepared: &Prepared, settings: &Settings) -> anyhow::Result<(actix_web::dev::Server, SocketAddr)> {
     let gateway = Arc::clone(&prepared.gateway);
     let mut server = HttpServer::new(move || {
         App::new()
@@ -109,14 +85,8 @@ pub fn build_server(
         }
         server = server.workers(workers);
     }
-    let server = server
-        .bind(settings.bind)
-        .with_context(|| format!("--bind: cannot listen on {}", settings.bind))?;
-    let addr = server
-        .addrs()
-        .first()
-        .copied()
-        .context("--bind: no address")?;
+    let server = server.bind(settings.bind).with_context(|| format!("--bind: cannot listen on {}", settings.bind))?;
+    let addr = server.addrs().first().copied().context("--bind: no address")?;
     Ok((server.run(), addr))
 }
 
@@ -162,14 +132,8 @@ pub fn openapi_document() -> anyhow::Result<serde_json::Value> {
 mod tests {
     #[test]
     fn redact_hides_passwords_only() {
-        assert_eq!(
-            super::redact("postgres://u:secret@h:5432/db"),
-            "postgres://u@h:5432/db"
-        );
+        assert_eq!(super::redact("postgres://u:secret@h:5432/db"), "postgres://u@h:5432/db");
         assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(
-            super::redact("sqlite://data/gateway.db"),
-            "sqlite://data/gateway.db"
-        );
+        assert_eq!(super::redact("sqlite://data/gateway.db"), "sqlite://data/gateway.db");
     }
 }

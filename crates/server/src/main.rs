@@ -9,11 +9,7 @@ use gateway_auth::RootKey;
 use gateway_server::{Settings, logging, openapi_document, prepare, serve};
 
 #[derive(Parser)]
-#[command(
-    name = "auth-gateway",
-    version,
-    about = "A tRPC and OpenAPI gateway serving Dokploy's auth API"
-)]
+#[command(name = "auth-gateway", version, about = "A tRPC and OpenAPI gateway serving Dokploy's auth API")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -84,18 +80,12 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Migrate => {
             let store = gateway_server::open_store(&settings)?;
             let applied = store.migrate()?;
-            println!(
-                "{} database is up to date ({} migrations applied now)",
-                store.backend(),
-                applied.len()
-            );
+            println!("{} database is up to date ({} migrations applied now)", store.backend(), applied.len());
             Ok(())
         }
         Command::Keygen => {
             let path = settings.root_key_file();
-            RootKey::generate()
-                .save(&path)
-                .map_err(anyhow::Error::msg)?;
+            RootKey::generate().save(&path).map_err(anyhow::Error::msg)?;
             println!("wrote a new root key to {}", path.display());
             Ok(())
         }
@@ -105,15 +95,11 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Admin(admin) => {
             let prepared = prepare(&settings)?;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             match admin {
                 AdminCommand::ResetPassword { email } => {
                     let mut password = String::new();
-                    std::io::stdin()
-                        .read_to_string(&mut password)
-                        .context("reading the password")?;
+                    std::io::stdin().read_to_string(&mut password).context("reading the password")?;
                     let password = password.trim_end_matches(['\r', '\n']).to_owned();
                     if password.len() < 8 || password.len() > 72 {
                         anyhow::bail!("the password must be 8 to 72 bytes");

@@ -23,12 +23,7 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
     /// Address and port to listen on.
-    #[arg(
-        long,
-        env = "GATEWAY_BIND",
-        default_value = "127.0.0.1:3000",
-        global = true
-    )]
+    #[arg(long, env = "GATEWAY_BIND", default_value = "127.0.0.1:3000", global = true)]
     pub bind: SocketAddr,
 
     /// Directory for the SQLite database and the root key (created if missing).
@@ -49,22 +44,11 @@ pub struct Settings {
     pub root_key: Option<String>,
 
     /// Encoding of tRPC inputs and outputs.
-    #[arg(
-        long,
-        env = "GATEWAY_TRANSFORMER",
-        value_enum,
-        default_value = "superjson",
-        global = true
-    )]
+    #[arg(long, env = "GATEWAY_TRANSFORMER", value_enum, default_value = "superjson", global = true)]
     pub transformer: TransformerArg,
 
     /// Mark cookies Secure (when clients reach the gateway over HTTPS).
-    #[arg(
-        long,
-        env = "GATEWAY_COOKIE_SECURE",
-        default_value_t = false,
-        global = true
-    )]
+    #[arg(long, env = "GATEWAY_COOKIE_SECURE", default_value_t = false, global = true)]
     pub cookie_secure: bool,
 
     /// Lifetime of a login session, in hours (rolling: refreshed in its second half).
@@ -97,13 +81,7 @@ pub struct Settings {
     pub client_ip_header: Option<String>,
 
     /// Log format.
-    #[arg(
-        long,
-        env = "GATEWAY_LOG_FORMAT",
-        value_enum,
-        default_value = "text",
-        global = true
-    )]
+    #[arg(long, env = "GATEWAY_LOG_FORMAT", value_enum, default_value = "text", global = true)]
     pub log_format: LogFormat,
 
     /// Log filter: a level (info, debug, ...) or tracing directives.
@@ -121,15 +99,11 @@ pub struct Settings {
 
 impl Settings {
     pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("gateway.db").display()))
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("gateway.db").display()))
     }
 
     pub fn root_key_file(&self) -> PathBuf {
-        self.root_key_file
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("root.key"))
+        self.root_key_file.clone().unwrap_or_else(|| self.data_dir.join("root.key"))
     }
 
     pub fn wire_config(&self) -> WireConfig {

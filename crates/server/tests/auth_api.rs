@@ -21,12 +21,7 @@ macro_rules! on_every_backend {
 async fn create_admin_signs_in_once() {
     async fn scenario(s: &TestServer) {
         let b = s.browser();
-        let r = b
-            .mutation(
-                "auth.createAdmin",
-                json!({"email": "Admin@Example.com", "password": ADMIN_PASSWORD}),
-            )
-            .await;
+        let r = b.mutation("auth.createAdmin", json!({"email": "Admin@Example.com", "password": ADMIN_PASSWORD})).await;
         assert_eq!(r.ok(), &json!(true));
         let cookie = r.set_cookie("auth_session").expect("session cookie");
         for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
@@ -34,27 +29,16 @@ async fn create_admin_signs_in_once() {
         }
         let me = b.query("auth.get", Value::Null).await;
         let me = me.ok();
-        assert_eq!(
-            me["email"], "admin@example.com",
-            "emails are stored lowercase"
-        );
+        assert_eq!(me["email"], "admin@example.com", "emails are stored lowercase");
         assert_eq!(me["rol"], "admin");
         assert_eq!(me["secret"], Value::Null);
         assert!(me.get("password").is_none());
-        assert!(
-            me["image"]
-                .as_str()
-                .unwrap()
-                .starts_with("/avatars/avatar-")
-        );
+        assert!(me["image"].as_str().unwrap().starts_with("/avatars/avatar-"));
         assert_eq!(me["id"].as_str().unwrap().len(), 21);
 
         let again = s
             .browser()
-            .mutation(
-                "auth.createAdmin",
-                json!({"email": "b@example.com", "password": ADMIN_PASSWORD}),
-            )
+            .mutation("auth.createAdmin", json!({"email": "b@example.com", "password": ADMIN_PASSWORD}))
             .await;
         again.fails(400, "BAD_REQUEST", "Admin already exists");
     }
@@ -89,32 +73,19 @@ async fn login_success_failure_and_no_enumeration() {
     async fn scenario(s: &TestServer) {
         admin(s).await;
         let b = s.browser();
-        let r = b
-            .mutation(
-                "auth.login",
-                json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
-            )
-            .await;
+        let r = b.mutation("auth.login", json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await;
         let out = r.ok();
         assert_eq!(out["is2FAEnabled"], false);
         assert_eq!(out["authId"].as_str().unwrap().len(), 21);
         assert!(r.set_cookie("auth_session").is_some());
         assert_eq!(b.query("auth.get", Value::Null).await.status, 200);
 
-        let wrong = s
-            .browser()
-            .mutation(
-                "auth.login",
-                json!({"email": ADMIN_EMAIL, "password": "wrong-password"}),
-            )
-            .await;
+        let wrong =
+            s.browser().mutation("auth.login", json!({"email": ADMIN_EMAIL, "password": "wrong-password"})).await;
         wrong.fails(400, "BAD_REQUEST", "Credentials do not match");
         let unknown = s
             .browser()
-            .mutation(
-                "auth.login",
-                json!({"email": "nobody@example.com", "password": "wrong-password"}),
-            )
+            .mutation("auth.login", json!({"email": "nobody@example.com", "password": "wrong-password"}))
             .await;
         unknown.fails(400, "BAD_REQUEST", "Credentials do not match");
         assert!(wrong.set_cookie("auth_session").is_none());
@@ -128,34 +99,16 @@ async fn failed_logins_are_throttled_per_account_with_retry_after() {
         admin(s).await;
         let b = s.browser();
         for _ in 0..5 {
-            let r = b
-                .mutation(
-                    "auth.login",
-                    json!({"email": ADMIN_EMAIL, "password": "wrong-password"}),
-                )
-                .await;
+            let r = b.mutation("auth.login", json!({"email": ADMIN_EMAIL, "password": "wrong-password"})).await;
             r.fails(400, "BAD_REQUEST", "Credentials do not match");
         }
         // Even the right password waits now.
-        let r = b
-            .mutation(
-                "auth.login",
-                json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
-            )
-            .await;
+        let r = b.mutation("auth.login", json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await;
         r.fails(429, "TOO_MANY_REQUESTS", "");
         let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
         assert!((1..=900).contains(&retry), "{retry}");
-        let rest = b
-            .rest_post(
-                "auth.login",
-                json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
-            )
-            .await;
-        assert_eq!(
-            (rest.status, rest.body["code"].as_str()),
-            (429, Some("TOO_MANY_REQUESTS"))
-        );
+        let rest = b.rest_post("auth.login", json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await;
+        assert_eq!((rest.status, rest.body["code"].as_str()), (429, Some("TOO_MANY_REQUESTS")));
     }
     on_every_backend!(scenario);
 }
@@ -165,36 +118,19 @@ async fn access_levels() {
     async fn scenario(s: &TestServer) {
         let a = admin(s).await;
         let (u, uid) = user(s, &a, "user@example.com", "user-password").await;
-        s.browser()
-            .query("auth.get", Value::Null)
-            .await
-            .fails(401, "UNAUTHORIZED", "");
-        u.query("auth.one", json!({"id": uid}))
-            .await
-            .fails(403, "FORBIDDEN", "");
+        s.browser().query("auth.get", Value::Null).await.fails(401, "UNAUTHORIZED", "");
+        u.query("auth.one", json!({"id": uid})).await.fails(403, "FORBIDDEN", "");
         // Access is checked before input: an invalid input still gets 403.
-        u.query("auth.one", json!({}))
-            .await
-            .fails(403, "FORBIDDEN", "");
-        u.mutation(
-            "auth.updateByAdmin",
-            json!({"id": uid, "email": "x@example.com"}),
-        )
-        .await
-        .fails(403, "FORBIDDEN", "");
-        u.mutation(
-            "admin.createUserInvitation",
-            json!({"email": "z@example.com"}),
-        )
-        .await
-        .fails(403, "FORBIDDEN", "");
+        u.query("auth.one", json!({})).await.fails(403, "FORBIDDEN", "");
+        u.mutation("auth.updateByAdmin", json!({"id": uid, "email": "x@example.com"})).await.fails(
+            403,
+            "FORBIDDEN",
+            "",
+        );
+        u.mutation("admin.createUserInvitation", json!({"email": "z@example.com"})).await.fails(403, "FORBIDDEN", "");
         let one = a.query("auth.one", json!({"id": uid})).await;
         assert_eq!(one.ok()["email"], "user@example.com");
-        a.query("auth.one", json!({"id": "missing"})).await.fails(
-            404,
-            "NOT_FOUND",
-            "Auth not found",
-        );
+        a.query("auth.one", json!({"id": "missing"})).await.fails(404, "NOT_FOUND", "Auth not found");
     }
     on_every_backend!(scenario);
 }
@@ -203,48 +139,26 @@ async fn access_levels() {
 async fn invitations_are_bound_single_use_and_race_free() {
     async fn scenario(s: &TestServer) {
         let a = admin(s).await;
-        let inv = a
-            .mutation(
-                "admin.createUserInvitation",
-                json!({"email": "New@Example.com"}),
-            )
-            .await;
+        let inv = a.mutation("admin.createUserInvitation", json!({"email": "New@Example.com"})).await;
         let inv = inv.ok().clone();
         assert_eq!(inv["token"].as_str().unwrap().len(), 64);
         let token = inv["token"].as_str().unwrap();
         let id = inv["authId"].as_str().unwrap();
 
-        let view = s
-            .browser()
-            .query("admin.getUserByToken", json!({"token": token}))
-            .await;
+        let view = s.browser().query("admin.getUserByToken", json!({"token": token})).await;
         let view = view.ok();
-        assert_eq!(
-            (view["email"].as_str(), view["isExpired"].as_bool()),
-            (Some("new@example.com"), Some(false))
-        );
+        assert_eq!((view["email"].as_str(), view["isExpired"].as_bool()), (Some("new@example.com"), Some(false)));
         assert_eq!(view["authId"], inv["authId"]);
 
         // Bound to its account (fix): another id is refused.
-        let other = a
-            .mutation(
-                "admin.createUserInvitation",
-                json!({"email": "other@example.com"}),
-            )
-            .await;
+        let other = a.mutation("admin.createUserInvitation", json!({"email": "other@example.com"})).await;
         let other_id = other.ok()["authId"].clone();
         s.browser()
-            .mutation(
-                "auth.createUser",
-                json!({"id": other_id, "token": token, "password": "password-1"}),
-            )
+            .mutation("auth.createUser", json!({"id": other_id, "token": token, "password": "password-1"}))
             .await
             .fails(400, "BAD_REQUEST", "Invalid token");
         s.browser()
-            .mutation(
-                "auth.createUser",
-                json!({"id": id, "token": "nope", "password": "password-1"}),
-            )
+            .mutation("auth.createUser", json!({"id": id, "token": "nope", "password": "password-1"}))
             .await
             .fails(400, "BAD_REQUEST", "Invalid token");
 
@@ -255,32 +169,23 @@ async fn invitations_are_bound_single_use_and_race_free() {
             async move { b.mutation("auth.createUser", input).await }
         });
         let replies = futures_util::future::join_all(calls).await;
-        assert_eq!(
-            replies.iter().filter(|r| r.status == 200).count(),
-            1,
-            "{replies:?}"
-        );
+        assert_eq!(replies.iter().filter(|r| r.status == 200).count(), 1, "{replies:?}");
         for r in replies.iter().filter(|r| r.status != 200) {
             r.fails(400, "BAD_REQUEST", "Invalid token");
         }
-        let login = s
-            .browser()
-            .mutation(
-                "auth.login",
-                json!({"email": "new@example.com", "password": "password-1"}),
-            )
-            .await;
+        let login =
+            s.browser().mutation("auth.login", json!({"email": "new@example.com", "password": "password-1"})).await;
         assert_eq!(login.ok()["authId"], inv["authId"]);
-        s.browser()
-            .query("admin.getUserByToken", json!({"token": token}))
-            .await
-            .fails(404, "NOT_FOUND", "Invitation not found");
-        a.mutation(
-            "admin.createUserInvitation",
-            json!({"email": "new@example.com"}),
-        )
-        .await
-        .fails(400, "BAD_REQUEST", "Email already exists");
+        s.browser().query("admin.getUserByToken", json!({"token": token})).await.fails(
+            404,
+            "NOT_FOUND",
+            "Invitation not found",
+        );
+        a.mutation("admin.createUserInvitation", json!({"email": "new@example.com"})).await.fails(
+            400,
+            "BAD_REQUEST",
+            "Email already exists",
+        );
     }
     on_every_backend!(scenario);
 }
@@ -292,16 +197,10 @@ async fn api_tokens_rotate_and_travel_as_bearer_or_api_key() {
         let first = a.mutation0("auth.generateToken").await;
         let first = first.ok()["token"].as_str().unwrap().to_owned();
         let bearer = a.bearer(&first);
-        assert_eq!(
-            bearer.query("auth.get", Value::Null).await.ok()["token"],
-            first.as_str()
-        );
+        assert_eq!(bearer.query("auth.get", Value::Null).await.ok()["token"], first.as_str());
         let key = a.with_header("x-api-key", &first);
         assert_eq!(key.query("auth.get", Value::Null).await.status, 200);
-        assert_eq!(
-            bearer.mutation0("auth.verifyToken").await.ok(),
-            &json!(true)
-        );
+        assert_eq!(bearer.mutation0("auth.verifyToken").await.ok(), &json!(true));
 
         // Logout through an API token revokes nothing.
         assert_eq!(bearer.mutation0("auth.logout").await.ok(), &json!(false));
@@ -311,27 +210,16 @@ async fn api_tokens_rotate_and_travel_as_bearer_or_api_key() {
         let second = bearer.mutation0("auth.generateToken").await;
         let second = second.ok()["token"].as_str().unwrap().to_owned();
         assert_ne!(first, second);
-        a.bearer(&first)
-            .query("auth.get", Value::Null)
-            .await
-            .fails(401, "UNAUTHORIZED", "");
-        assert_eq!(
-            a.bearer(&second)
-                .query("auth.get", Value::Null)
-                .await
-                .status,
-            200
-        );
+        a.bearer(&first).query("auth.get", Value::Null).await.fails(401, "UNAUTHORIZED", "");
+        assert_eq!(a.bearer(&second).query("auth.get", Value::Null).await.status, 200);
 
         // An API token is not a session cookie, and garbage is anonymous.
-        a.with_header("cookie", &format!("auth_session={second}"))
-            .query("auth.get", Value::Null)
-            .await
-            .fails(401, "UNAUTHORIZED", "");
-        a.bearer("garbage")
-            .query("auth.get", Value::Null)
-            .await
-            .fails(401, "UNAUTHORIZED", "");
+        a.with_header("cookie", &format!("auth_session={second}")).query("auth.get", Value::Null).await.fails(
+            401,
+            "UNAUTHORIZED",
+            "",
+        );
+        a.bearer("garbage").query("auth.get", Value::Null).await.fails(401, "UNAUTHORIZED", "");
     }
     on_every_backend!(scenario);
 }
@@ -353,17 +241,8 @@ async fn racing_generate_token_leaves_exactly_one_valid() {
             }
         }
         assert_eq!(valid, 1);
-        let current = a.query("auth.get", Value::Null).await.ok()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        assert_eq!(
-            a.bearer(&current)
-                .query("auth.get", Value::Null)
-                .await
-                .status,
-            200
-        );
+        let current = a.query("auth.get", Value::Null).await.ok()["token"].as_str().unwrap().to_owned();
+        assert_eq!(a.bearer(&current).query("auth.get", Value::Null).await.status, 200);
     }
     on_every_backend!(scenario);
 }
@@ -375,9 +254,7 @@ async fn logout_revokes_the_cookie_session() {
         let r = a.mutation0("auth.logout").await;
         assert_eq!(r.ok(), &json!(true));
         assert!(r.set_cookie("auth_session").unwrap().contains("Max-Age=0"));
-        a.query("auth.get", Value::Null)
-            .await
-            .fails(401, "UNAUTHORIZED", "");
+        a.query("auth.get", Value::Null).await.fails(401, "UNAUTHORIZED", "");
     }
     on_every_backend!(scenario);
 }
@@ -387,79 +264,57 @@ async fn update_profile_rules() {
     async fn scenario(s: &TestServer) {
         let a = admin(s).await;
         let (u, _) = user(s, &a, "user@example.com", "user-password").await;
-        let token = u.mutation0("auth.generateToken").await.ok()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let token = u.mutation0("auth.generateToken").await.ok()["token"].as_str().unwrap().to_owned();
         // Another session of the same user, to see it revoked by a password change.
         let other = s.browser();
-        other
-            .mutation(
-                "auth.login",
-                json!({"email": "user@example.com", "password": "user-password"}),
-            )
-            .await
-            .ok();
+        other.mutation("auth.login", json!({"email": "user@example.com", "password": "user-password"})).await.ok();
 
         // No self-promotion (fix): rol, secret, is2FAEnabled are ignored.
-        let r = u.mutation("auth.update", json!({"email": null, "password": null, "rol": "admin", "is2FAEnabled": true, "image": "/me.png"})).await;
+        let r = u
+            .mutation(
+                "auth.update",
+                json!({"email": null, "password": null, "rol": "admin", "is2FAEnabled": true, "image": "/me.png"}),
+            )
+            .await;
         let me = r.ok();
         assert_eq!(
-            (
-                me["rol"].as_str(),
-                me["is2FAEnabled"].as_bool(),
-                me["image"].as_str()
-            ),
+            (me["rol"].as_str(), me["is2FAEnabled"].as_bool(), me["image"].as_str()),
             (Some("user"), Some(false), Some("/me.png"))
         );
 
-        u.mutation(
-            "auth.update",
-            json!({"email": ADMIN_EMAIL, "password": null}),
-        )
-        .await
-        .fails(400, "BAD_REQUEST", "Email already exists");
-        u.mutation(
-            "auth.update",
-            json!({"email": null, "password": "new-password"}),
-        )
-        .await
-        .fails(400, "BAD_REQUEST", "Current password is incorrect");
-        u.mutation(
-            "auth.update",
-            json!({"email": null, "password": "new-password", "currentPassword": "wrong-one"}),
-        )
-        .await
-        .fails(400, "BAD_REQUEST", "Current password is incorrect");
-        u.mutation(
-            "auth.update",
-            json!({"email": "not-an-email", "password": null}),
-        )
-        .await
-        .fails(400, "BAD_REQUEST", "Input validation failed");
+        u.mutation("auth.update", json!({"email": ADMIN_EMAIL, "password": null})).await.fails(
+            400,
+            "BAD_REQUEST",
+            "Email already exists",
+        );
+        u.mutation("auth.update", json!({"email": null, "password": "new-password"})).await.fails(
+            400,
+            "BAD_REQUEST",
+            "Current password is incorrect",
+        );
+        u.mutation("auth.update", json!({"email": null, "password": "new-password", "currentPassword": "wrong-one"}))
+            .await
+            .fails(400, "BAD_REQUEST", "Current password is incorrect");
+        u.mutation("auth.update", json!({"email": "not-an-email", "password": null})).await.fails(
+            400,
+            "BAD_REQUEST",
+            "Input validation failed",
+        );
 
-        let r = u.mutation("auth.update", json!({"email": "Renamed@Example.com", "password": "new-password", "currentPassword": "user-password"})).await;
+        let r = u
+            .mutation(
+                "auth.update",
+                json!({"email": "Renamed@Example.com", "password": "new-password", "currentPassword": "user-password"}),
+            )
+            .await;
         assert_eq!(r.ok()["email"], "renamed@example.com");
         assert_eq!(r.ok()["token"], Value::Null, "the API token is revoked");
-        assert_eq!(
-            u.query("auth.get", Value::Null).await.status,
-            200,
-            "the session that changed it stays"
-        );
-        other
-            .query("auth.get", Value::Null)
-            .await
-            .fails(401, "UNAUTHORIZED", "");
-        u.bearer(&token)
-            .query("auth.get", Value::Null)
-            .await
-            .fails(401, "UNAUTHORIZED", "");
+        assert_eq!(u.query("auth.get", Value::Null).await.status, 200, "the session that changed it stays");
+        other.query("auth.get", Value::Null).await.fails(401, "UNAUTHORIZED", "");
+        u.bearer(&token).query("auth.get", Value::Null).await.fails(401, "UNAUTHORIZED", "");
         let login = s
             .browser()
-            .mutation(
-                "auth.login",
-                json!({"email": "renamed@example.com", "password": "new-password"}),
-            )
+            .mutation("auth.login", json!({"email": "renamed@example.com", "password": "new-password"}))
             .await;
         assert_eq!(login.status, 200);
     }
@@ -478,29 +333,22 @@ async fn update_by_admin_resets_and_revokes() {
             )
             .await;
         assert_eq!(r.ok()["rol"], "user");
-        u.query("auth.get", Value::Null)
-            .await
-            .fails(401, "UNAUTHORIZED", "");
+        u.query("auth.get", Value::Null).await.fails(401, "UNAUTHORIZED", "");
         let login = s
             .browser()
-            .mutation(
-                "auth.login",
-                json!({"email": "user@example.com", "password": "reset-password"}),
-            )
+            .mutation("auth.login", json!({"email": "user@example.com", "password": "reset-password"}))
             .await;
         assert_eq!(login.status, 200);
-        a.mutation(
-            "auth.updateByAdmin",
-            json!({"id": "missing", "email": null, "password": null}),
-        )
-        .await
-        .fails(404, "NOT_FOUND", "Auth not found");
-        a.mutation(
-            "auth.updateByAdmin",
-            json!({"id": uid, "email": ADMIN_EMAIL, "password": null}),
-        )
-        .await
-        .fails(400, "BAD_REQUEST", "Email already exists");
+        a.mutation("auth.updateByAdmin", json!({"id": "missing", "email": null, "password": null})).await.fails(
+            404,
+            "NOT_FOUND",
+            "Auth not found",
+        );
+        a.mutation("auth.updateByAdmin", json!({"id": uid, "email": ADMIN_EMAIL, "password": null})).await.fails(
+            400,
+            "BAD_REQUEST",
+            "Email already exists",
+        );
     }
     on_every_backend!(scenario);
 }
@@ -509,54 +357,26 @@ async fn update_by_admin_resets_and_revokes() {
 async fn rest_surface_speaks_the_same_api() {
     async fn scenario(s: &TestServer) {
         let b = s.browser();
-        let r = b
-            .rest_post(
-                "auth.createAdmin",
-                json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
-            )
-            .await;
+        let r = b.rest_post("auth.createAdmin", json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await;
         assert_eq!((r.status, &r.body), (200, &json!(true)));
         let me = b.rest_get("auth.get", &[]).await;
         assert_eq!(me.body["email"], ADMIN_EMAIL);
-        let one = b
-            .rest_get("auth.one", &[("id", me.body["id"].as_str().unwrap())])
-            .await;
+        let one = b.rest_get("auth.one", &[("id", me.body["id"].as_str().unwrap())]).await;
         assert_eq!(one.body["id"], me.body["id"]);
-        let bad = b
-            .rest_post("auth.login", json!({"email": "nope", "password": "short"}))
-            .await;
+        let bad = b.rest_post("auth.login", json!({"email": "nope", "password": "short"})).await;
         assert_eq!(bad.status, 400);
         assert_eq!(bad.body["message"], "Input validation failed");
-        let paths: Vec<&str> = bad.body["issues"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["path"][0].as_str().unwrap())
-            .collect();
-        assert!(
-            paths.contains(&"email") && paths.contains(&"password"),
-            "{paths:?}"
-        );
-        let wrong = b
-            .rest_post(
-                "auth.login",
-                json!({"email": ADMIN_EMAIL, "password": "wrong-password"}),
-            )
-            .await;
-        assert_eq!(
-            wrong.body,
-            json!({"message": "Credentials do not match", "code": "BAD_REQUEST"})
-        );
+        let paths: Vec<&str> =
+            bad.body["issues"].as_array().unwrap().iter().map(|i| i["path"][0].as_str().unwrap()).collect();
+        assert!(paths.contains(&"email") && paths.contains(&"password"), "{paths:?}");
+        let wrong = b.rest_post("auth.login", json!({"email": ADMIN_EMAIL, "password": "wrong-password"})).await;
+        assert_eq!(wrong.body, json!({"message": "Credentials do not match", "code": "BAD_REQUEST"}));
     }
     on_every_backend!(scenario);
 }
 
 fn step_now() -> i64 {
-    (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        / 30) as i64
+    (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 30) as i64
 }
 
 fn pin(secret: &str, step: i64) -> String {
@@ -566,10 +386,7 @@ fn pin(secret: &str, step: i64) -> String {
 /// A six-digit pin that is none of the codes a check around `step` would accept.
 fn wrong_pin(secret: &str, step: i64) -> String {
     let near: Vec<String> = (step - 2..=step + 2).map(|s| pin(secret, s)).collect();
-    (0..)
-        .map(|n: u32| format!("{:06}", n * 7919 % 1_000_000))
-        .find(|p| !near.contains(p))
-        .unwrap()
+    (0..).map(|n: u32| format!("{:06}", n * 7919 % 1_000_000)).find(|p| !near.contains(p)).unwrap()
 }
 
 /// Turns on 2FA for the signed-in browser; returns the secret and the step its setup pin used.
@@ -578,30 +395,12 @@ async fn enable_2fa(b: &Browser) -> (String, i64) {
     let out = r.ok();
     let secret = out["secret"].as_str().unwrap().to_owned();
     assert_eq!(secret.len(), 24);
-    assert!(
-        out["qrCodeUrl"]
-            .as_str()
-            .unwrap()
-            .starts_with("data:image/svg+xml;base64,")
-    );
+    assert!(out["qrCodeUrl"].as_str().unwrap().starts_with("data:image/svg+xml;base64,"));
     let step = step_now();
-    let bad = b
-        .mutation(
-            "auth.verify2FASetup",
-            json!({"pin": wrong_pin(&secret, step), "secret": secret}),
-        )
-        .await;
+    let bad = b.mutation("auth.verify2FASetup", json!({"pin": wrong_pin(&secret, step), "secret": secret})).await;
     bad.fails(400, "BAD_REQUEST", "Invalid 2FA code");
-    let r = b
-        .mutation(
-            "auth.verify2FASetup",
-            json!({"pin": pin(&secret, step), "secret": secret}),
-        )
-        .await;
-    assert_eq!(
-        (r.ok()["is2FAEnabled"].as_bool(), &r.ok()["secret"]),
-        (Some(true), &Value::Null)
-    );
+    let r = b.mutation("auth.verify2FASetup", json!({"pin": pin(&secret, step), "secret": secret})).await;
+    assert_eq!((r.ok()["is2FAEnabled"].as_bool(), &r.ok()["secret"]), (Some(true), &Value::Null));
     (secret, step)
 }
 
@@ -612,64 +411,37 @@ async fn two_factor_login_with_challenge_and_replay_refusal() {
         let (secret, setup_step) = enable_2fa(&a).await;
 
         let b = s.browser();
-        let r = b
-            .mutation(
-                "auth.login",
-                json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
-            )
-            .await;
+        let r = b.mutation("auth.login", json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await;
         let out = r.ok().clone();
         assert_eq!(out["is2FAEnabled"], true);
-        assert!(
-            r.set_cookie("auth_session").is_none(),
-            "no session before the pin"
-        );
-        assert!(
-            r.set_cookie("auth_2fa_challenge")
-                .unwrap()
-                .contains("HttpOnly")
-        );
-        b.query("auth.get", Value::Null)
-            .await
-            .fails(401, "UNAUTHORIZED", "");
+        assert!(r.set_cookie("auth_session").is_none(), "no session before the pin");
+        assert!(r.set_cookie("auth_2fa_challenge").unwrap().contains("HttpOnly"));
+        b.query("auth.get", Value::Null).await.fails(401, "UNAUTHORIZED", "");
 
         // Without the password step (no challenge cookie): refused (fix).
         let id = out["authId"].clone();
         let next = pin(&secret, setup_step + 1);
-        s.browser()
-            .mutation("auth.verifyLogin2FA", json!({"pin": next, "id": id}))
-            .await
-            .fails(401, "UNAUTHORIZED", "");
+        s.browser().mutation("auth.verifyLogin2FA", json!({"pin": next, "id": id})).await.fails(
+            401,
+            "UNAUTHORIZED",
+            "",
+        );
         // The setup pin cannot be replayed (fix).
-        b.mutation(
-            "auth.verifyLogin2FA",
-            json!({"pin": pin(&secret, setup_step), "id": id}),
-        )
-        .await
-        .fails(400, "BAD_REQUEST", "Invalid 2FA code");
-        let r = b
-            .mutation("auth.verifyLogin2FA", json!({"pin": next, "id": id}))
-            .await;
+        b.mutation("auth.verifyLogin2FA", json!({"pin": pin(&secret, setup_step), "id": id})).await.fails(
+            400,
+            "BAD_REQUEST",
+            "Invalid 2FA code",
+        );
+        let r = b.mutation("auth.verifyLogin2FA", json!({"pin": next, "id": id})).await;
         assert_eq!(r.ok(), &json!(true));
         assert!(r.set_cookie("auth_session").is_some());
-        assert_eq!(
-            b.query("auth.get", Value::Null).await.ok()["is2FAEnabled"],
-            true
-        );
+        assert_eq!(b.query("auth.get", Value::Null).await.ok()["is2FAEnabled"], true);
         // The challenge is used up.
-        b.mutation("auth.verifyLogin2FA", json!({"pin": next, "id": id}))
-            .await
-            .fails(401, "UNAUTHORIZED", "");
+        b.mutation("auth.verifyLogin2FA", json!({"pin": next, "id": id})).await.fails(401, "UNAUTHORIZED", "");
 
         let off = b.mutation0("auth.disable2FA").await;
         assert_eq!(off.ok()["is2FAEnabled"], false);
-        let plain = s
-            .browser()
-            .mutation(
-                "auth.login",
-                json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
-            )
-            .await;
+        let plain = s.browser().mutation("auth.login", json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await;
         assert_eq!(plain.ok()["is2FAEnabled"], false);
     }
     on_every_backend!(scenario);
@@ -681,28 +453,17 @@ async fn a_challenge_is_spent_after_five_wrong_pins() {
         let a = admin(s).await;
         let (secret, setup_step) = enable_2fa(&a).await;
         let b = s.browser();
-        let id = b
-            .mutation(
-                "auth.login",
-                json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
-            )
-            .await
-            .ok()["authId"]
-            .clone();
+        let id =
+            b.mutation("auth.login", json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await.ok()["authId"]
+                .clone();
         for _ in 0..5 {
-            b.mutation(
-                "auth.verifyLogin2FA",
-                json!({"pin": wrong_pin(&secret, setup_step), "id": id}),
-            )
-            .await
-            .fails(400, "BAD_REQUEST", "Invalid 2FA code");
+            b.mutation("auth.verifyLogin2FA", json!({"pin": wrong_pin(&secret, setup_step), "id": id})).await.fails(
+                400,
+                "BAD_REQUEST",
+                "Invalid 2FA code",
+            );
         }
-        let right = b
-            .mutation(
-                "auth.verifyLogin2FA",
-                json!({"pin": pin(&secret, setup_step + 1), "id": id}),
-            )
-            .await;
+        let right = b.mutation("auth.verifyLogin2FA", json!({"pin": pin(&secret, setup_step + 1), "id": id})).await;
         right.fails(429, "TOO_MANY_REQUESTS", "");
         assert!(right.headers.contains_key("retry-after"));
     }

@@ -14,9 +14,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_auth-gateway");
 
 fn gateway(args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .env_remove("DATABASE_URL")
-        .env("GATEWAY_LOG", "info");
+    cmd.args(args).env_remove("DATABASE_URL").env("GATEWAY_LOG", "info");
     cmd
 }
 
@@ -29,21 +27,10 @@ struct Process {
 
 impl Process {
     fn start(data_dir: &std::path::Path, extra: &[&str]) -> Process {
-        let mut args = vec![
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--bcrypt-cost",
-            "4",
-            "--data-dir",
-        ];
+        let mut args = vec!["serve", "--bind", "127.0.0.1:0", "--bcrypt-cost", "4", "--data-dir"];
         args.push(data_dir.to_str().unwrap());
         args.extend_from_slice(extra);
-        let mut child = gateway(&args)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = gateway(&args).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
         let (tx, log) = mpsc::channel();
         let stderr = child.stderr.take().unwrap();
         std::thread::spawn(move || {
@@ -53,17 +40,12 @@ impl Process {
         });
         let mut seen = Vec::new();
         loop {
-            let line = log
-                .recv_timeout(Duration::from_secs(60))
-                .unwrap_or_else(|_| panic!("no start-up line: {seen:?}"));
+            let line =
+                log.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| panic!("no start-up line: {seen:?}"));
             if let Some(rest) = line.split("address=http://").nth(1) {
                 let addr = rest.split_whitespace().next().unwrap();
                 seen.push(line.clone());
-                return Process {
-                    child,
-                    base: format!("http://{addr}"),
-                    log,
-                };
+                return Process { child, base: format!("http://{addr}"), log };
             }
             seen.push(line);
         }
@@ -74,10 +56,7 @@ impl Process {
     }
 
     fn terminate(&mut self) -> std::process::ExitStatus {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
+        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         for _ in 0..200 {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
@@ -129,11 +108,7 @@ fn help_explains_every_setting() {
 fn a_bad_setting_stops_the_start_with_one_line() {
     for (args, env, setting) in [
         (vec!["serve", "--bcrypt-cost", "99"], None, "--bcrypt-cost"),
-        (
-            vec!["serve"],
-            Some(("GATEWAY_BIND", "not-an-address")),
-            "--bind",
-        ),
+        (vec!["serve"], Some(("GATEWAY_BIND", "not-an-address")), "--bind"),
         (vec!["serve", "--transformer", "xml"], None, "--transformer"),
         (vec!["serve", "--log-format", "yaml"], None, "--log-format"),
     ] {
@@ -161,10 +136,7 @@ fn a_bad_setting_stops_the_start_with_one_line() {
     .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        err.contains("error:") && err.contains("database") && !err.contains("panicked"),
-        "{err}"
-    );
+    assert!(err.contains("error:") && err.contains("database") && !err.contains("panicked"), "{err}");
 }
 
 #[tokio::test]
@@ -186,14 +158,8 @@ async fn start_line_names_address_backend_and_key_origin_and_sigterm_finishes_re
             .map(|r| r.status().as_u16())
     });
     tokio::time::sleep(Duration::from_millis(150)).await;
-    let status = tokio::task::spawn_blocking(move || p.terminate())
-        .await
-        .unwrap();
-    assert_eq!(
-        slow.await.unwrap().unwrap(),
-        200,
-        "the in-flight request completes"
-    );
+    let status = tokio::task::spawn_blocking(move || p.terminate()).await.unwrap();
+    assert_eq!(slow.await.unwrap().unwrap(), 200, "the in-flight request completes");
     assert!(status.success(), "exit status {status:?}");
 }
 
@@ -206,35 +172,21 @@ fn keygen_writes_a_private_key_once() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
     }
     let again = gateway(&args).output().unwrap();
-    assert!(
-        !again.status.success(),
-        "an existing key is never overwritten"
-    );
+    assert!(!again.status.success(), "an existing key is never overwritten");
 }
 
 #[test]
 fn checked_in_openapi_document_is_current() {
     let out = gateway(&["openapi"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let generated: Value = serde_json::from_slice(&out.stdout).unwrap();
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/openapi.json");
     let checked_in: Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_default())
-            .unwrap_or(Value::Null);
-    assert!(
-        generated == checked_in,
-        "schemas/openapi.json is out of date: run `make openapi`"
-    );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_default()).unwrap_or(Value::Null);
+    assert!(generated == checked_in, "schemas/openapi.json is out of date: run `make openapi`");
     assert_eq!(generated["paths"].as_object().unwrap().len(), 16);
 }
 
@@ -242,16 +194,7 @@ fn checked_in_openapi_document_is_current() {
 fn operator_commands_invite_and_reset_passwords() {
     let dir = common::temp_dir("operator");
     let d = dir.to_str().unwrap();
-    let no_admin = gateway(&[
-        "admin",
-        "invite",
-        "--email",
-        "x@example.com",
-        "--data-dir",
-        d,
-    ])
-    .output()
-    .unwrap();
+    let no_admin = gateway(&["admin", "invite", "--email", "x@example.com", "--data-dir", d]).output().unwrap();
     assert!(!no_admin.status.success());
 
     // Create the admin through the API, then reset its password without it.
@@ -270,37 +213,16 @@ fn operator_commands_invite_and_reset_passwords() {
     });
     p.terminate();
 
-    let mut reset = gateway(&[
-        "admin",
-        "reset-password",
-        "--email",
-        "A@example.com",
-        "--data-dir",
-        d,
-    ])
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .spawn()
-    .unwrap();
-    use std::io::Write;
-    reset
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"brand-new-password\n")
+    let mut reset = gateway(&["admin", "reset-password", "--email", "A@example.com", "--data-dir", d])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
         .unwrap();
+    use std::io::Write;
+    reset.stdin.take().unwrap().write_all(b"brand-new-password\n").unwrap();
     assert!(reset.wait_with_output().unwrap().status.success());
 
-    let invite = gateway(&[
-        "admin",
-        "invite",
-        "--email",
-        "u@example.com",
-        "--data-dir",
-        d,
-    ])
-    .output()
-    .unwrap();
+    let invite = gateway(&["admin", "invite", "--email", "u@example.com", "--data-dir", d]).output().unwrap();
     assert!(invite.status.success());
     let invitation: Value = serde_json::from_slice(&invite.stdout).unwrap();
     assert_eq!(invitation["token"].as_str().unwrap().len(), 64);
@@ -309,9 +231,7 @@ fn operator_commands_invite_and_reset_passwords() {
     rt.block_on(async {
         let c = reqwest::Client::new();
         let login = |pw: &'static str| {
-            c.post(format!("{}/api/auth.login", p.base))
-                .json(&json!({"email": "a@example.com", "password": pw}))
-                .send()
+            c.post(format!("{}/api/auth.login", p.base)).json(&json!({"email": "a@example.com", "password": pw})).send()
         };
         assert_eq!(login("password-1").await.unwrap().status(), 400);
         assert_eq!(login("brand-new-password").await.unwrap().status(), 200);
@@ -321,19 +241,13 @@ fn operator_commands_invite_and_reset_passwords() {
             .send()
             .await
             .unwrap();
-        assert_eq!(
-            view.json::<Value>().await.unwrap()["email"],
-            "u@example.com"
-        );
+        assert_eq!(view.json::<Value>().await.unwrap()["email"], "u@example.com");
     });
 }
 
 #[tokio::test]
 async fn two_replicas_on_one_postgres_share_sessions_revocations_and_throttles() {
-    let Some(url) = common::fresh_urls()
-        .into_iter()
-        .find(|u| u.starts_with("postgres"))
-    else {
+    let Some(url) = common::fresh_urls().into_iter().find(|u| u.starts_with("postgres")) else {
         eprintln!("skipped: TEST_DATABASE_URL is not set");
         return;
     };
@@ -352,70 +266,23 @@ async fn two_replicas_on_one_postgres_share_sessions_revocations_and_throttles()
         req.send()
     };
     let creds = json!({"email": "a@example.com", "password": "password-1"});
-    let r = post(&a.base, "auth.createAdmin", creds.clone(), None)
-        .await
-        .unwrap();
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let r = post(&a.base, "auth.createAdmin", creds.clone(), None).await.unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
     let get = |base: String, cookie: String| {
         let client = client.clone();
         async move {
-            client
-                .get(format!("{base}/api/auth.get"))
-                .header("cookie", cookie)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
+            client.get(format!("{base}/api/auth.get")).header("cookie", cookie).send().await.unwrap().status().as_u16()
         }
     };
-    assert_eq!(
-        get(b.base.clone(), cookie.clone()).await,
-        200,
-        "a session made on A works on B"
-    );
-    assert_eq!(
-        post(&b.base, "auth.logout", json!({}), Some(&cookie))
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        get(a.base.clone(), cookie.clone()).await,
-        401,
-        "logout on B is seen by A at once"
-    );
+    assert_eq!(get(b.base.clone(), cookie.clone()).await, 200, "a session made on A works on B");
+    assert_eq!(post(&b.base, "auth.logout", json!({}), Some(&cookie)).await.unwrap().status(), 200);
+    assert_eq!(get(a.base.clone(), cookie.clone()).await, 401, "logout on B is seen by A at once");
 
     let wrong = json!({"email": "a@example.com", "password": "wrong-password"});
     for i in 0..5 {
         let base = if i % 2 == 0 { &a.base } else { &b.base };
-        assert_eq!(
-            post(base, "auth.login", wrong.clone(), None)
-                .await
-                .unwrap()
-                .status(),
-            400
-        );
+        assert_eq!(post(base, "auth.login", wrong.clone(), None).await.unwrap().status(), 400);
     }
-    assert_eq!(
-        post(&a.base, "auth.login", creds.clone(), None)
-            .await
-            .unwrap()
-            .status(),
-        429
-    );
-    assert_eq!(
-        post(&b.base, "auth.login", creds, None)
-            .await
-            .unwrap()
-            .status(),
-        429
-    );
+    assert_eq!(post(&a.base, "auth.login", creds.clone(), None).await.unwrap().status(), 429);
+    assert_eq!(post(&b.base, "auth.login", creds, None).await.unwrap().status(), 429);
 }

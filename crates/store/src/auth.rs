@@ -55,51 +55,30 @@ impl AuthChanges {
 }
 
 pub fn find_by_id(conn: &mut DbConn, id: &str) -> Result<Option<AuthRow>, StoreError> {
-    Ok(auth::table
-        .find(id)
-        .select(auth::all_columns)
-        .first(conn)
-        .optional()?)
+    Ok(auth::table.find(id).select(auth::all_columns).first(conn).optional()?)
 }
 
 pub fn find_by_email(conn: &mut DbConn, email: &str) -> Result<Option<AuthRow>, StoreError> {
-    Ok(auth::table
-        .filter(auth::email.eq(email))
-        .select(auth::all_columns)
-        .first(conn)
-        .optional()?)
+    Ok(auth::table.filter(auth::email.eq(email)).select(auth::all_columns).first(conn).optional()?)
 }
 
 /// The row after the update, `None` if there is no such id. A taken email is
 /// `UniqueViolation(EMAIL)`.
-pub fn update(
-    conn: &mut DbConn,
-    id: &str,
-    changes: &AuthChanges,
-) -> Result<Option<AuthRow>, StoreError> {
+pub fn update(conn: &mut DbConn, id: &str, changes: &AuthChanges) -> Result<Option<AuthRow>, StoreError> {
     // diesel refuses an empty SET.
     if changes.is_empty() {
         return find_by_id(conn, id);
     }
-    Ok(diesel::update(auth::table.find(id))
-        .set(changes)
-        .returning(auth::all_columns)
-        .get_result(conn)
-        .optional()?)
+    Ok(diesel::update(auth::table.find(id)).set(changes).returning(auth::all_columns).get_result(conn).optional()?)
 }
 
 /// Records `step` as the last accepted TOTP step unless that step (or a later one) was already
 /// used. One conditional UPDATE, so of two racing uses of a pin only one wins.
 pub fn accept_totp_step(conn: &mut DbConn, id: &str, step: i64) -> Result<bool, StoreError> {
-    let changed = diesel::update(
-        auth::table.find(id).filter(
-            auth::totp_last_step
-                .is_null()
-                .or(auth::totp_last_step.lt(step)),
-        ),
-    )
-    .set(auth::totp_last_step.eq(step))
-    .execute(conn)?;
+    let changed =
+        diesel::update(auth::table.find(id).filter(auth::totp_last_step.is_null().or(auth::totp_last_step.lt(step))))
+            .set(auth::totp_last_step.eq(step))
+            .execute(conn)?;
     Ok(changed == 1)
 }
 

@@ -17,18 +17,12 @@ pub struct ChallengeRow {
 }
 
 pub fn insert(conn: &mut DbConn, row: &ChallengeRow) -> Result<(), StoreError> {
-    diesel::insert_into(login_challenge::table)
-        .values(row)
-        .execute(conn)?;
+    diesel::insert_into(login_challenge::table).values(row).execute(conn)?;
     Ok(())
 }
 
 pub fn find(conn: &mut DbConn, id: &str) -> Result<Option<ChallengeRow>, StoreError> {
-    Ok(login_challenge::table
-        .find(id)
-        .select(login_challenge::all_columns)
-        .first(conn)
-        .optional()?)
+    Ok(login_challenge::table.find(id).select(login_challenge::all_columns).first(conn).optional()?)
 }
 
 /// Counts one more wrong pin, atomically; returns the new count. `NotFound` if the

@@ -40,9 +40,7 @@ impl From<DieselError> for StoreError {
                 StoreError::Unavailable(info.message().to_owned())
             }
             // SQLITE_BUSY after busy_timeout: overload, not a bad request.
-            DieselError::DatabaseError(_, info)
-                if info.message().contains("database is locked") =>
-            {
+            DieselError::DatabaseError(_, info) if info.message().contains("database is locked") => {
                 StoreError::Unavailable(info.message().to_owned())
             }
             other => StoreError::Database(other.to_string()),

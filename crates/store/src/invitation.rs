@@ -49,10 +49,7 @@ pub fn create(
 }
 
 /// The invitation and the invited email.
-pub fn find_by_token(
-    conn: &mut DbConn,
-    token: &str,
-) -> Result<Option<(InvitationRow, String)>, StoreError> {
+pub fn find_by_token(conn: &mut DbConn, token: &str) -> Result<Option<(InvitationRow, String)>, StoreError> {
     Ok(user::table
         .inner_join(auth::table)
         .filter(user::token.eq(token))
@@ -84,9 +81,7 @@ pub fn redeem(
         if claimed != 1 {
             return Ok(false);
         }
-        diesel::update(auth::table.find(auth_id))
-            .set(auth::password.eq(new_password_hash))
-            .execute(conn)?;
+        diesel::update(auth::table.find(auth_id)).set(auth::password.eq(new_password_hash)).execute(conn)?;
         Ok(true)
     })
 }

@@ -58,10 +58,7 @@ pub struct PoolOptions {
 
 impl Default for PoolOptions {
     fn default() -> Self {
-        PoolOptions {
-            max_size: 0,
-            connection_timeout: Duration::from_secs(5),
-        }
+        PoolOptions { max_size: 0, connection_timeout: Duration::from_secs(5) }
     }
 }
 
@@ -81,8 +78,8 @@ impl Store {
         let backend = manager.backend;
         // Connect once outside the pool: an unreachable database fails now with the real
         // cause, instead of after the pool's checkout timeout.
-        let mut first = r2d2::ManageConnection::connect(&manager)
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let mut first =
+            r2d2::ManageConnection::connect(&manager).map_err(|e| StoreError::Unavailable(e.to_string()))?;
         run_migrations(&mut first)?;
         drop(first);
 
@@ -119,9 +116,7 @@ impl Store {
     }
 
     pub fn conn(&self) -> Result<Conn, StoreError> {
-        self.pool
-            .get()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))
+        self.pool.get().map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 }
 
@@ -153,10 +148,7 @@ fn versions(applied: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String
 
 /// Runs `f` in a write transaction. SQLite takes the write lock up front (BEGIN IMMEDIATE), so
 /// concurrent writers queue on busy_timeout instead of failing a lock upgrade with SQLITE_BUSY.
-pub(crate) fn write_tx<T>(
-    conn: &mut DbConn,
-    f: impl FnOnce(&mut DbConn) -> QueryResult<T>,
-) -> Result<T, StoreError> {
+pub(crate) fn write_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> QueryResult<T>) -> Result<T, StoreError> {
     match conn {
         DbConn::Postgres(_) => return Ok(conn.transaction(f)?),
         DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
@@ -199,30 +191,17 @@ impl ConnManager {
                 let sep = if url.contains('?') { '&' } else { '?' };
                 target = format!("{url}{sep}connect_timeout={}", timeout.as_secs().max(2));
             }
-            return Ok(ConnManager {
-                backend: Backend::Postgres,
-                target,
-            });
+            return Ok(ConnManager { backend: Backend::Postgres, target });
         }
-        let path = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .unwrap_or(url);
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
         if path.is_empty() {
             return Err(StoreError::Database(format!("no database file in {url:?}")));
         }
-        if let Some(dir) = std::path::Path::new(path)
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Database(format!("cannot create {}: {e}", dir.display()))
-            })?;
+        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Database(format!("cannot create {}: {e}", dir.display())))?;
         }
-        Ok(ConnManager {
-            backend: Backend::Sqlite,
-            target: path.to_owned(),
-        })
+        Ok(ConnManager { backend: Backend::Sqlite, target: path.to_owned() })
     }
 }
 
@@ -233,12 +212,11 @@ impl r2d2::ManageConnection for ConnManager {
     fn connect(&self) -> Result<DbConn, Self::Error> {
         use diesel::r2d2::Error;
         match self.backend {
-            Backend::Postgres => PgConnection::establish(&self.target)
-                .map(DbConn::Postgres)
-                .map_err(Error::ConnectionError),
+            Backend::Postgres => {
+                PgConnection::establish(&self.target).map(DbConn::Postgres).map_err(Error::ConnectionError)
+            }
             Backend::Sqlite => {
-                let mut c =
-                    SqliteConnection::establish(&self.target).map_err(Error::ConnectionError)?;
+                let mut c = SqliteConnection::establish(&self.target).map_err(Error::ConnectionError)?;
                 c.batch_execute(SQLITE_PRAGMAS).map_err(Error::QueryError)?;
                 Ok(DbConn::Sqlite(c))
             }

@@ -24,25 +24,16 @@ pub struct SessionRow {
 }
 
 pub fn insert(conn: &mut DbConn, row: &SessionRow) -> Result<(), StoreError> {
-    diesel::insert_into(session::table)
-        .values(row)
-        .execute(conn)?;
+    diesel::insert_into(session::table).values(row).execute(conn)?;
     Ok(())
 }
 
 pub fn find(conn: &mut DbConn, id: &str) -> Result<Option<SessionRow>, StoreError> {
-    Ok(session::table
-        .find(id)
-        .select(session::all_columns)
-        .first(conn)
-        .optional()?)
+    Ok(session::table.find(id).select(session::all_columns).first(conn).optional()?)
 }
 
 /// The session and its account in one query: the lookup behind every authenticated call.
-pub fn find_with_auth(
-    conn: &mut DbConn,
-    id: &str,
-) -> Result<Option<(SessionRow, AuthRow)>, StoreError> {
+pub fn find_with_auth(conn: &mut DbConn, id: &str) -> Result<Option<(SessionRow, AuthRow)>, StoreError> {
     Ok(session::table
         .inner_join(auth::table)
         .filter(session::id.eq(id))
@@ -53,9 +44,7 @@ pub fn find_with_auth(
 
 /// Moves the expiry (rolling sessions); false if the session is gone.
 pub fn extend(conn: &mut DbConn, id: &str, new_expires_at: i64) -> Result<bool, StoreError> {
-    let changed = diesel::update(session::table.find(id))
-        .set(session::expires_at.eq(new_expires_at))
-        .execute(conn)?;
+    let changed = diesel::update(session::table.find(id)).set(session::expires_at.eq(new_expires_at)).execute(conn)?;
     Ok(changed == 1)
 }
 
@@ -64,11 +53,7 @@ pub fn delete(conn: &mut DbConn, id: &str) -> Result<bool, StoreError> {
 }
 
 /// Deletes every session and API token of the account except `keep`; returns how many.
-pub fn delete_for_auth_except(
-    conn: &mut DbConn,
-    auth_id: &str,
-    keep: Option<&str>,
-) -> Result<usize, StoreError> {
+pub fn delete_for_auth_except(conn: &mut DbConn, auth_id: &str, keep: Option<&str>) -> Result<usize, StoreError> {
     let mine = session::table.filter(session::auth_id.eq(auth_id));
     let deleted = match keep {
         Some(keep) => diesel::delete(mine.filter(session::id.ne(keep))).execute(conn)?,
@@ -96,15 +81,9 @@ pub fn replace_api_token(
         else {
             return Ok(None);
         };
-        diesel::delete(
-            session::table
-                .filter(session::auth_id.eq(auth_id))
-                .filter(session::kind.eq(KIND_API_TOKEN)),
-        )
-        .execute(conn)?;
-        diesel::insert_into(session::table)
-            .values(new)
+        diesel::delete(session::table.filter(session::auth_id.eq(auth_id)).filter(session::kind.eq(KIND_API_TOKEN)))
             .execute(conn)?;
+        diesel::insert_into(session::table).values(new).execute(conn)?;
         Ok(Some(updated))
     })
 }

@@ -44,27 +44,18 @@ pub fn fresh_urls() -> Vec<String> {
 pub fn fresh_sqlite() -> TestDb {
     let dir = std::env::temp_dir().join(format!("gw_test_{}", unique_suffix()));
     let url = format!("sqlite://{}", dir.join("db.sqlite").display());
-    TestDb {
-        url,
-        cleanup: Cleanup::SqliteDir(dir),
-    }
+    TestDb { url, cleanup: Cleanup::SqliteDir(dir) }
 }
 
 /// Creates `gw_test_<random>` on the server `server_url` points at.
 pub fn fresh_postgres(server_url: &str) -> TestDb {
     let name = format!("gw_test_{}", unique_suffix());
-    let mut conn = PgConnection::establish(server_url)
-        .unwrap_or_else(|e| panic!("cannot connect to TEST_DATABASE_URL: {e}"));
+    let mut conn =
+        PgConnection::establish(server_url).unwrap_or_else(|e| panic!("cannot connect to TEST_DATABASE_URL: {e}"));
     conn.batch_execute(&format!("CREATE DATABASE {name}"))
         .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
     let url = with_database(server_url, &name);
-    TestDb {
-        url,
-        cleanup: Cleanup::Postgres {
-            server_url: server_url.to_owned(),
-            name,
-        },
-    }
+    TestDb { url, cleanup: Cleanup::Postgres { server_url: server_url.to_owned(), name } }
 }
 
 impl Drop for TestDb {
@@ -78,8 +69,7 @@ impl Drop for TestDb {
             Cleanup::Postgres { server_url, name } => {
                 if let Ok(mut conn) = PgConnection::establish(server_url) {
                     // FORCE: pools of the test may still hold connections.
-                    let _ =
-                        conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                    let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
                 }
             }
         }
@@ -93,9 +83,7 @@ fn with_database(server_url: &str, name: &str) -> String {
         None => (server_url, None),
     };
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
+    let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
     let mut url = format!("{}/{name}", &base[..host_end]);
     if let Some(q) = query {
         url.push('?');
@@ -107,11 +95,6 @@ fn with_database(server_url: &str, name: &str) -> String {
 fn unique_suffix() -> String {
     let mut h = RandomState::new().build_hasher();
     h.write_u32(std::process::id());
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    );
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
     format!("{:016x}", h.finish())
 }

@@ -29,8 +29,5 @@ pub fn reset(conn: &mut DbConn, key: &str) -> Result<(), StoreError> {
 
 /// Deletes failures older than `before`; returns how many.
 pub fn prune(conn: &mut DbConn, before: i64) -> Result<usize, StoreError> {
-    Ok(
-        diesel::delete(throttle_failure::table.filter(throttle_failure::at.lt(before)))
-            .execute(conn)?,
-    )
+    Ok(diesel::delete(throttle_failure::table.filter(throttle_failure::at.lt(before))).execute(conn)?)
 }

@@ -8,8 +8,8 @@ use gateway_store::auth::{AuthChanges, NewAuth};
 use gateway_store::challenge::ChallengeRow;
 use gateway_store::session::{KIND_API_TOKEN, KIND_SESSION, SessionRow};
 use gateway_store::{
-    ADMIN, Backend, DbConn, EMAIL, PoolOptions, Store, StoreError, admin, auth, challenge,
-    invitation, session, testing, throttle,
+    ADMIN, Backend, DbConn, EMAIL, PoolOptions, Store, StoreError, admin, auth, challenge, invitation, session,
+    testing, throttle,
 };
 
 const NOW: &str = "2026-01-01T00:00:00.000Z";
@@ -23,14 +23,7 @@ fn each(f: impl Fn(&Store)) {
 }
 
 fn new_auth<'a>(id: &'a str, email: &'a str, rol: &'a str) -> NewAuth<'a> {
-    NewAuth {
-        id,
-        email,
-        password: "hash",
-        rol,
-        image: Some("/avatars/avatar-1.png"),
-        created_at: NOW,
-    }
+    NewAuth { id, email, password: "hash", rol, image: Some("/avatars/avatar-1.png"), created_at: NOW }
 }
 
 fn make_admin(conn: &mut DbConn) {
@@ -39,27 +32,12 @@ fn make_admin(conn: &mut DbConn) {
 
 fn make_invite(conn: &mut DbConn, n: u32, expires: &str) -> (String, String) {
     let (id, email, token) = (format!("u{n}"), format!("user{n}@x.io"), format!("tok{n}"));
-    invitation::create(
-        conn,
-        new_auth(&id, &email, "user"),
-        &format!("usr{n}"),
-        "adm1",
-        &token,
-        expires,
-        NOW,
-    )
-    .unwrap();
+    invitation::create(conn, new_auth(&id, &email, "user"), &format!("usr{n}"), "adm1", &token, expires, NOW).unwrap();
     (id, token)
 }
 
 fn session_row(id: &str, auth_id: &str, kind: &str, expires_at: i64) -> SessionRow {
-    SessionRow {
-        id: id.into(),
-        auth_id: auth_id.into(),
-        kind: kind.into(),
-        expires_at,
-        created_at: NOW.into(),
-    }
+    SessionRow { id: id.into(), auth_id: auth_id.into(), kind: kind.into(), expires_at, created_at: NOW.into() }
 }
 
 /// Runs `f` on 8 threads released together, each with its own pooled connection.
@@ -97,10 +75,7 @@ fn url_schemes_pick_the_backend() {
     let db = testing::fresh_sqlite();
     let path = db.url.strip_prefix("sqlite://").unwrap().to_owned();
     for url in [db.url.clone(), format!("sqlite:{path}"), path] {
-        assert_eq!(
-            Store::open(&url, PoolOptions::default()).unwrap().backend(),
-            Backend::Sqlite
-        );
+        assert_eq!(Store::open(&url, PoolOptions::default()).unwrap().backend(), Backend::Sqlite);
     }
     assert_eq!(Backend::Sqlite.to_string(), "sqlite");
     assert_eq!(Backend::Postgres.to_string(), "postgresql");
@@ -109,10 +84,7 @@ fn url_schemes_pick_the_backend() {
 #[test]
 fn unreachable_postgres_fails_fast() {
     let started = Instant::now();
-    let opts = PoolOptions {
-        max_size: 2,
-        connection_timeout: Duration::from_secs(2),
-    };
+    let opts = PoolOptions { max_size: 2, connection_timeout: Duration::from_secs(2) };
     match Store::open("postgres://postgres@127.0.0.1:1/none", opts) {
         Err(StoreError::Unavailable(_)) => {}
         other => panic!("expected Unavailable, got {:?}", other.map(|s| s.backend())),
@@ -125,40 +97,17 @@ fn unique_email_is_reported() {
     each(|store| {
         let mut conn = store.conn().unwrap();
         make_admin(&mut conn);
-        let err = invitation::create(
-            &mut conn,
-            new_auth("u1", "admin@x.io", "user"),
-            "usr1",
-            "adm1",
-            "t",
-            NOW,
-            NOW,
-        )
-        .unwrap_err();
+        let err = invitation::create(&mut conn, new_auth("u1", "admin@x.io", "user"), "usr1", "adm1", "t", NOW, NOW)
+            .unwrap_err();
         assert!(err.is_unique(EMAIL), "{err:?}");
         // The transaction left nothing behind.
         assert!(auth::find_by_id(&mut conn, "u1").unwrap().is_none());
 
         make_invite(&mut conn, 2, "2030-01-01T00:00:00.000Z");
-        let changes = AuthChanges {
-            email: Some("admin@x.io".into()),
-            ..Default::default()
-        };
-        assert!(
-            auth::update(&mut conn, "u2", &changes)
-                .unwrap_err()
-                .is_unique(EMAIL)
-        );
-        let err = invitation::create(
-            &mut conn,
-            new_auth("u3", "c@x.io", "user"),
-            "usr3",
-            "adm1",
-            "tok2",
-            NOW,
-            NOW,
-        )
-        .unwrap_err();
+        let changes = AuthChanges { email: Some("admin@x.io".into()), ..Default::default() };
+        assert!(auth::update(&mut conn, "u2", &changes).unwrap_err().is_unique(EMAIL));
+        let err = invitation::create(&mut conn, new_auth("u3", "c@x.io", "user"), "usr3", "adm1", "tok2", NOW, NOW)
+            .unwrap_err();
         assert!(err.is_unique("user.token"), "{err:?}");
     });
 }
@@ -168,12 +117,7 @@ fn one_admin_even_under_races() {
     each(|store| {
         let results = race(store, |i, conn| {
             let (id, email) = (format!("a{i}"), format!("admin{i}@x.io"));
-            admin::create(
-                conn,
-                new_auth(&id, &email, "admin"),
-                &format!("adm{i}"),
-                NOW,
-            )
+            admin::create(conn, new_auth(&id, &email, "admin"), &format!("adm{i}"), NOW)
         });
         let ok = results.iter().filter(|r| r.is_ok()).count();
         assert_eq!(ok, 1, "{results:?}");
@@ -184,10 +128,7 @@ fn one_admin_even_under_races() {
         assert!(admin::exists(&mut conn).unwrap());
         assert_eq!(auth::count(&mut conn).unwrap(), 1);
         let first = admin::first(&mut conn).unwrap().unwrap();
-        assert_eq!(
-            admin::find_by_auth(&mut conn, &first.auth_id).unwrap(),
-            Some(first)
-        );
+        assert_eq!(admin::find_by_auth(&mut conn, &first.auth_id).unwrap(), Some(first));
     });
 }
 
@@ -197,32 +138,16 @@ fn invitation_redeems_once_under_races() {
         let mut conn = store.conn().unwrap();
         make_admin(&mut conn);
         let (id, token) = make_invite(&mut conn, 1, "2030-01-01T00:00:00.000Z");
-        let (row, email) = invitation::find_by_token(&mut conn, &token)
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (row.auth_id.as_str(), row.is_registered, email.as_str()),
-            (id.as_str(), false, "user1@x.io")
-        );
+        let (row, email) = invitation::find_by_token(&mut conn, &token).unwrap().unwrap();
+        assert_eq!((row.auth_id.as_str(), row.is_registered, email.as_str()), (id.as_str(), false, "user1@x.io"));
         drop(conn);
 
-        let results = race(store, |i, conn| {
-            invitation::redeem(conn, &token, &id, NOW, &format!("new{i}")).unwrap()
-        });
+        let results = race(store, |i, conn| invitation::redeem(conn, &token, &id, NOW, &format!("new{i}")).unwrap());
         assert_eq!(results.iter().filter(|r| **r).count(), 1, "{results:?}");
         let mut conn = store.conn().unwrap();
         let winner = results.iter().position(|r| *r).unwrap();
-        assert_eq!(
-            auth::find_by_id(&mut conn, &id).unwrap().unwrap().password,
-            format!("new{winner}")
-        );
-        assert!(
-            invitation::find_by_token(&mut conn, &token)
-                .unwrap()
-                .unwrap()
-                .0
-                .is_registered
-        );
+        assert_eq!(auth::find_by_id(&mut conn, &id).unwrap().unwrap().password, format!("new{winner}"));
+        assert!(invitation::find_by_token(&mut conn, &token).unwrap().unwrap().0.is_registered);
 
         // Expired, or for another account: refused.
         let (id2, token2) = make_invite(&mut conn, 2, "2025-12-31T23:59:59.999Z");
@@ -242,34 +167,20 @@ fn api_token_replacement_leaves_one_token_under_races() {
 
         let results = race(store, |i, conn| {
             let row = session_row(&format!("api{i}"), "a1", KIND_API_TOKEN, 200);
-            session::replace_api_token(conn, "a1", &row, &format!("token-api{i}"))
-                .unwrap()
-                .unwrap()
+            session::replace_api_token(conn, "a1", &row, &format!("token-api{i}")).unwrap().unwrap()
         });
         for (i, auth) in results.iter().enumerate() {
-            assert_eq!(
-                auth.token.as_deref(),
-                Some(format!("token-api{i}").as_str())
-            );
+            assert_eq!(auth.token.as_deref(), Some(format!("token-api{i}").as_str()));
         }
         let mut conn = store.conn().unwrap();
-        let token = auth::find_by_id(&mut conn, "a1")
-            .unwrap()
-            .unwrap()
-            .token
-            .unwrap();
-        let survivors: Vec<_> = (0..8)
-            .filter_map(|i| session::find(&mut conn, &format!("api{i}")).unwrap())
-            .collect();
+        let token = auth::find_by_id(&mut conn, "a1").unwrap().unwrap().token.unwrap();
+        let survivors: Vec<_> = (0..8).filter_map(|i| session::find(&mut conn, &format!("api{i}")).unwrap()).collect();
         assert_eq!(survivors.len(), 1, "{survivors:?}");
         assert_eq!(token, format!("token-{}", survivors[0].id));
         assert!(session::find(&mut conn, "cookie").unwrap().is_some());
 
         let row = session_row("x", "nobody", KIND_API_TOKEN, 200);
-        assert_eq!(
-            session::replace_api_token(&mut conn, "nobody", &row, "t").unwrap(),
-            None
-        );
+        assert_eq!(session::replace_api_token(&mut conn, "nobody", &row, "t").unwrap(), None);
     });
 }
 
@@ -283,13 +194,7 @@ fn totp_step_is_accepted_once() {
         assert!(!auth::accept_totp_step(&mut conn, "a1", 999).unwrap());
         assert!(auth::accept_totp_step(&mut conn, "a1", 1001).unwrap());
         assert!(!auth::accept_totp_step(&mut conn, "nobody", 5).unwrap());
-        assert_eq!(
-            auth::find_by_id(&mut conn, "a1")
-                .unwrap()
-                .unwrap()
-                .totp_last_step,
-            Some(1001)
-        );
+        assert_eq!(auth::find_by_id(&mut conn, "a1").unwrap().unwrap().totp_last_step, Some(1001));
     });
 }
 
@@ -298,56 +203,20 @@ fn auth_updates() {
     each(|store| {
         let mut conn = store.conn().unwrap();
         make_admin(&mut conn);
-        let changes = AuthChanges {
-            secret: Some(Some("S".into())),
-            is_2fa_enabled: Some(true),
-            ..Default::default()
-        };
+        let changes = AuthChanges { secret: Some(Some("S".into())), is_2fa_enabled: Some(true), ..Default::default() };
         let row = auth::update(&mut conn, "a1", &changes).unwrap().unwrap();
-        assert_eq!(
-            (
-                row.secret.as_deref(),
-                row.is_2fa_enabled,
-                row.email.as_str()
-            ),
-            (Some("S"), true, "admin@x.io")
-        );
-        let clear = AuthChanges {
-            secret: Some(None),
-            ..Default::default()
-        };
-        assert_eq!(
-            auth::update(&mut conn, "a1", &clear)
-                .unwrap()
-                .unwrap()
-                .secret,
-            None
-        );
-        assert_eq!(
-            auth::update(&mut conn, "a1", &AuthChanges::default())
-                .unwrap()
-                .unwrap()
-                .id,
-            "a1"
-        );
+        assert_eq!((row.secret.as_deref(), row.is_2fa_enabled, row.email.as_str()), (Some("S"), true, "admin@x.io"));
+        let clear = AuthChanges { secret: Some(None), ..Default::default() };
+        assert_eq!(auth::update(&mut conn, "a1", &clear).unwrap().unwrap().secret, None);
+        assert_eq!(auth::update(&mut conn, "a1", &AuthChanges::default()).unwrap().unwrap().id, "a1");
         assert_eq!(auth::update(&mut conn, "nobody", &changes).unwrap(), None);
         assert_eq!(
-            auth::find_by_email(&mut conn, "admin@x.io")
-                .unwrap()
-                .unwrap()
-                .image
-                .as_deref(),
+            auth::find_by_email(&mut conn, "admin@x.io").unwrap().unwrap().image.as_deref(),
             Some("/avatars/avatar-1.png")
         );
-        let none = NewAuth {
-            image: None,
-            ..new_auth("u9", "n@x.io", "user")
-        };
+        let none = NewAuth { image: None, ..new_auth("u9", "n@x.io", "user") };
         invitation::create(&mut conn, none, "usr9", "adm1", "t9", NOW, NOW).unwrap();
-        assert_eq!(
-            auth::find_by_id(&mut conn, "u9").unwrap().unwrap().image,
-            None
-        );
+        assert_eq!(auth::find_by_id(&mut conn, "u9").unwrap().unwrap().image, None);
     });
 }
 
@@ -356,11 +225,7 @@ fn sessions() {
     each(|store| {
         let mut conn = store.conn().unwrap();
         make_admin(&mut conn);
-        for (id, kind, exp) in [
-            ("s1", KIND_SESSION, 100),
-            ("s2", KIND_SESSION, 200),
-            ("t1", KIND_API_TOKEN, 300),
-        ] {
+        for (id, kind, exp) in [("s1", KIND_SESSION, 100), ("s2", KIND_SESSION, 200), ("t1", KIND_API_TOKEN, 300)] {
             session::insert(&mut conn, &session_row(id, "a1", kind, exp)).unwrap();
         }
         let (s, a) = session::find_with_auth(&mut conn, "s1").unwrap().unwrap();
@@ -368,15 +233,9 @@ fn sessions() {
         assert_eq!(session::find_with_auth(&mut conn, "nope").unwrap(), None);
         assert!(session::extend(&mut conn, "s1", 150).unwrap());
         assert!(!session::extend(&mut conn, "nope", 150).unwrap());
-        assert_eq!(
-            session::find(&mut conn, "s1").unwrap().unwrap().expires_at,
-            150
-        );
+        assert_eq!(session::find(&mut conn, "s1").unwrap().unwrap().expires_at, 150);
         assert_eq!(session::delete_expired(&mut conn, 150).unwrap(), 1);
-        assert_eq!(
-            session::delete_for_auth_except(&mut conn, "a1", Some("s2")).unwrap(),
-            1
-        );
+        assert_eq!(session::delete_for_auth_except(&mut conn, "a1", Some("s2")).unwrap(), 1);
         assert!(session::find(&mut conn, "s2").unwrap().is_some());
         assert!(session::delete(&mut conn, "s2").unwrap());
         assert!(!session::delete(&mut conn, "s2").unwrap());
@@ -399,22 +258,13 @@ fn throttle_counts() {
             throttle::record_failure(&mut conn, "acct:a", at).unwrap();
         }
         throttle::record_failure(&mut conn, "ip:1", 250).unwrap();
-        assert_eq!(
-            throttle::recent(&mut conn, "acct:a", 0).unwrap(),
-            (3, Some(100))
-        );
-        assert_eq!(
-            throttle::recent(&mut conn, "acct:a", 200).unwrap(),
-            (2, Some(200))
-        );
+        assert_eq!(throttle::recent(&mut conn, "acct:a", 0).unwrap(), (3, Some(100)));
+        assert_eq!(throttle::recent(&mut conn, "acct:a", 200).unwrap(), (2, Some(200)));
         assert_eq!(throttle::recent(&mut conn, "nobody", 0).unwrap(), (0, None));
         assert_eq!(throttle::prune(&mut conn, 200).unwrap(), 1);
         throttle::reset(&mut conn, "acct:a").unwrap();
         assert_eq!(throttle::recent(&mut conn, "acct:a", 0).unwrap(), (0, None));
-        assert_eq!(
-            throttle::recent(&mut conn, "ip:1", 0).unwrap(),
-            (1, Some(250))
-        );
+        assert_eq!(throttle::recent(&mut conn, "ip:1", 0).unwrap(), (1, Some(250)));
     });
 }
 
@@ -423,20 +273,12 @@ fn challenges() {
     each(|store| {
         let mut conn = store.conn().unwrap();
         make_admin(&mut conn);
-        let row = ChallengeRow {
-            id: "c1".into(),
-            auth_id: "a1".into(),
-            expires_at: 500,
-            failures: 0,
-        };
+        let row = ChallengeRow { id: "c1".into(), auth_id: "a1".into(), expires_at: 500, failures: 0 };
         challenge::insert(&mut conn, &row).unwrap();
         assert_eq!(challenge::find(&mut conn, "c1").unwrap(), Some(row));
         assert_eq!(challenge::add_failure(&mut conn, "c1").unwrap(), 1);
         assert_eq!(challenge::add_failure(&mut conn, "c1").unwrap(), 2);
-        assert!(matches!(
-            challenge::add_failure(&mut conn, "nope"),
-            Err(StoreError::NotFound)
-        ));
+        assert!(matches!(challenge::add_failure(&mut conn, "nope"), Err(StoreError::NotFound)));
         assert!(challenge::delete(&mut conn, "c1").unwrap());
         assert_eq!(challenge::find(&mut conn, "c1").unwrap(), None);
     });
@@ -450,12 +292,7 @@ fn deleting_an_account_cascades() {
         let (uid, token) = make_invite(&mut conn, 1, "2030-01-01T00:00:00.000Z");
         session::insert(&mut conn, &session_row("s1", &uid, KIND_SESSION, 1)).unwrap();
         session::insert(&mut conn, &session_row("s2", "a1", KIND_SESSION, 1)).unwrap();
-        let row = ChallengeRow {
-            id: "c1".into(),
-            auth_id: uid.clone(),
-            expires_at: 1,
-            failures: 0,
-        };
+        let row = ChallengeRow { id: "c1".into(), auth_id: uid.clone(), expires_at: 1, failures: 0 };
         challenge::insert(&mut conn, &row).unwrap();
 
         assert!(auth::delete(&mut conn, &uid).unwrap());

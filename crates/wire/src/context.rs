@@ -32,10 +32,7 @@ pub struct Identity {
 /// Turns a request's credentials into an identity. `Ok(None)` means anonymous: a missing,
 /// invalid, expired or revoked credential. `Err` is for failures (database down).
 pub trait Authenticator: Send + Sync + 'static {
-    fn authenticate<'a>(
-        &'a self,
-        ctx: &'a Ctx,
-    ) -> BoxFuture<'a, Result<Option<Identity>, RpcError>>;
+    fn authenticate<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Result<Option<Identity>, RpcError>>;
 }
 
 /// What the request carried, copied out of actix's (non-`Send`) request.
@@ -67,12 +64,7 @@ pub struct Ctx(Arc<Inner>);
 
 impl Ctx {
     pub fn new(info: RequestInfo, authenticator: Option<Arc<dyn Authenticator>>) -> Self {
-        Ctx(Arc::new(Inner {
-            info,
-            authenticator,
-            identity: OnceCell::new(),
-            response: Mutex::default(),
-        }))
+        Ctx(Arc::new(Inner { info, authenticator, identity: OnceCell::new(), response: Mutex::default() }))
     }
 
     pub fn request_id(&self) -> &str {
@@ -82,12 +74,7 @@ impl Ctx {
         self.0.info.client_addr
     }
     pub fn cookie(&self, name: &str) -> Option<&str> {
-        self.0
-            .info
-            .cookies
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.0.info.cookies.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
     pub fn bearer(&self) -> Option<&str> {
         self.0.info.bearer.as_deref()
@@ -113,11 +100,7 @@ impl Ctx {
 
     /// The caller of a protected procedure (the dispatcher resolved it before the call).
     pub fn caller(&self) -> Result<&Identity, RpcError> {
-        self.0
-            .identity
-            .get()
-            .and_then(Option::as_ref)
-            .ok_or_else(RpcError::unauthorized)
+        self.0.identity.get().and_then(Option::as_ref).ok_or_else(RpcError::unauthorized)
     }
 
     pub fn set_cookie(&self, cookie: Cookie<'static>) {

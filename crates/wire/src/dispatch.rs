@@ -35,10 +35,8 @@ pub async fn dispatch(
     transformer: Transformer,
 ) -> Result<Value, RpcError> {
     let path = call.path.clone();
-    let result = AssertUnwindSafe(run(&gateway, &ctx, call, transformer))
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|panic| {
+    let result =
+        AssertUnwindSafe(run(&gateway, &ctx, call, transformer)).catch_unwind().await.unwrap_or_else(|panic| {
             let what = panic
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
@@ -50,26 +48,17 @@ pub async fn dispatch(
         if e.http_status() >= 500 {
             tracing::error!(request_id = ctx.request_id(), path, error = %e, "call failed");
         } else {
-            tracing::debug!(
-                request_id = ctx.request_id(),
-                path,
-                code = e.code.key(),
-                "call refused"
-            );
+            tracing::debug!(request_id = ctx.request_id(), path, code = e.code.key(), "call refused");
         }
     }
     result
 }
 
-async fn run(
-    gateway: &Gateway,
-    ctx: &Ctx,
-    call: Call,
-    transformer: Transformer,
-) -> Result<Value, RpcError> {
-    let procedure = gateway.registry().get(&call.path).ok_or_else(|| {
-        RpcError::not_found(format!("No procedure found on path \"{}\"", call.path))
-    })?;
+async fn run(gateway: &Gateway, ctx: &Ctx, call: Call, transformer: Transformer) -> Result<Value, RpcError> {
+    let procedure = gateway
+        .registry()
+        .get(&call.path)
+        .ok_or_else(|| RpcError::not_found(format!("No procedure found on path \"{}\"", call.path)))?;
     let info = procedure.info();
     let method_ok = match (info.kind, call.verb) {
         (Kind::Query, Verb::Get) | (Kind::Mutation, Verb::Post) => true,
@@ -77,18 +66,10 @@ async fn run(
         (Kind::Mutation, Verb::Get) => false,
     };
     if !method_ok {
-        let verb = if call.verb == Verb::Get {
-            "GET"
-        } else {
-            "POST"
-        };
+        let verb = if call.verb == Verb::Get { "GET" } else { "POST" };
         return Err(RpcError::new(
             ErrorCode::MethodNotSupported,
-            format!(
-                "Unsupported {verb}-request to {} procedure at path \"{}\"",
-                kind_name(info.kind),
-                call.path
-            ),
+            format!("Unsupported {verb}-request to {} procedure at path \"{}\"", kind_name(info.kind), call.path),
         ));
     }
     if info.access != Access::Public {

@@ -105,13 +105,7 @@ pub struct RpcError {
 
 impl RpcError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            issues: Vec::new(),
-            retry_after: None,
-            cause: None,
-        }
+        Self { code, message: message.into(), issues: Vec::new(), retry_after: None, cause: None }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::BadRequest, message)
@@ -126,10 +120,7 @@ impl RpcError {
         Self::new(ErrorCode::NotFound, message)
     }
     pub fn too_many_requests(retry_after_secs: u64) -> Self {
-        let mut e = Self::new(
-            ErrorCode::TooManyRequests,
-            "Too many attempts, try again later",
-        );
+        let mut e = Self::new(ErrorCode::TooManyRequests, "Too many attempts, try again later");
         e.retry_after = Some(retry_after_secs.max(1));
         e
     }
@@ -139,11 +130,7 @@ impl RpcError {
     }
     /// A dependency (the database) is out of reach: clients may retry.
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
-        Self::new(
-            ErrorCode::ServiceUnavailable,
-            "Service temporarily unavailable",
-        )
-        .with_cause(cause)
+        Self::new(ErrorCode::ServiceUnavailable, "Service temporarily unavailable").with_cause(cause)
     }
     pub fn validation(issues: Vec<Issue>) -> Self {
         let mut e = Self::new(ErrorCode::BadRequest, VALIDATION_FAILED);
@@ -226,10 +213,7 @@ mod tests {
         assert_eq!(ErrorCode::TooManyRequests.http_status(), 429);
         assert_eq!(ErrorCode::ServiceUnavailable.json_rpc(), -32603);
         assert_eq!(ErrorCode::ServiceUnavailable.http_status(), 503);
-        assert_eq!(
-            ErrorCode::UnsupportedMediaType.key(),
-            "UNSUPPORTED_MEDIA_TYPE"
-        );
+        assert_eq!(ErrorCode::UnsupportedMediaType.key(), "UNSUPPORTED_MEDIA_TYPE");
     }
 
     #[test]
@@ -252,10 +236,7 @@ mod tests {
         assert_eq!(shape["data"]["httpStatus"], 400);
         assert_eq!(shape["data"]["path"], "auth.login");
         assert_eq!(shape["data"]["issues"][0]["path"][0], "email");
-        assert_eq!(
-            shape["data"]["zodError"]["fieldErrors"]["email"][0],
-            "not a valid email"
-        );
+        assert_eq!(shape["data"]["zodError"]["fieldErrors"]["email"][0], "not a valid email");
         assert_eq!(e.rest_body()["message"], VALIDATION_FAILED);
     }
 }

@@ -63,12 +63,7 @@ pub struct Gateway {
 impl Gateway {
     pub fn new(registry: Registry, config: WireConfig) -> Self {
         let openapi = openapi::document(&registry, &config);
-        Self {
-            registry,
-            config,
-            readiness: None,
-            openapi,
-        }
+        Self { registry, config, readiness: None, openapi }
     }
 
     pub fn with_readiness(mut self, check: ReadinessCheck) -> Self {
@@ -97,10 +92,7 @@ impl Gateway {
     }
 
     pub(crate) fn context(&self, req: &HttpRequest) -> Ctx {
-        Ctx::new(
-            request_info(req, &self.config),
-            self.registry.authenticator(),
-        )
+        Ctx::new(request_info(req, &self.config), self.registry.authenticator())
     }
 }
 
@@ -141,14 +133,8 @@ pub async fn response_headers(
     if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
         headers.insert(HeaderName::from_static("x-request-id"), id);
     }
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
@@ -158,9 +144,7 @@ pub async fn response_headers(
 fn request_info(req: &HttpRequest, config: &WireConfig) -> RequestInfo {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let client_addr = match &config.client_ip_header {
-        Some(name) => header(name)
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|ip| ip.trim().parse().ok()),
+        Some(name) => header(name).and_then(|v| v.rsplit(',').next()).and_then(|ip| ip.trim().parse().ok()),
         None => req.peer_addr().map(|a| a.ip()),
     };
     let bearer = header("authorization")
@@ -169,18 +153,10 @@ fn request_info(req: &HttpRequest, config: &WireConfig) -> RequestInfo {
         .map(|(_, token)| token.trim().to_owned());
     let cookies = req
         .cookies()
-        .map(|jar| {
-            jar.iter()
-                .map(|c| (c.name().to_owned(), c.value().to_owned()))
-                .collect()
-        })
+        .map(|jar| jar.iter().map(|c| (c.name().to_owned(), c.value().to_owned())).collect())
         .unwrap_or_default();
     RequestInfo {
-        request_id: req
-            .extensions()
-            .get::<RequestId>()
-            .map(|id| id.to_string())
-            .unwrap_or_default(),
+        request_id: req.extensions().get::<RequestId>().map(|id| id.to_string()).unwrap_or_default(),
         client_addr,
         cookies,
         bearer,
@@ -189,9 +165,7 @@ fn request_info(req: &HttpRequest, config: &WireConfig) -> RequestInfo {
 }
 
 pub(crate) fn status_of(e: &RpcError) -> HttpResponseBuilder {
-    HttpResponse::build(
-        actix_web::http::StatusCode::from_u16(e.http_status()).expect("valid status"),
-    )
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(e.http_status()).expect("valid status"))
 }
 
 /// Cookies and headers the calls set, plus `Retry-After` for throttled calls.
@@ -217,29 +191,16 @@ pub(crate) fn is_json(req: &HttpRequest) -> bool {
 }
 
 /// Reads a body up to the limit: a larger declared or actual body is a 413.
-pub(crate) async fn read_body(
-    req: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
-) -> Result<Vec<u8>, RpcError> {
-    let too_large = || {
-        RpcError::new(
-            ErrorCode::PayloadTooLarge,
-            format!("Request body larger than {limit} bytes"),
-        )
-    };
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+pub(crate) async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, RpcError> {
+    let too_large = || RpcError::new(ErrorCode::PayloadTooLarge, format!("Request body larger than {limit} bytes"));
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|len| len > limit) {
         return Err(too_large());
     }
     let mut body = Vec::with_capacity(declared.unwrap_or(0));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|e| RpcError::bad_request("Could not read the request body").with_cause(e))?;
+        let chunk = chunk.map_err(|e| RpcError::bad_request("Could not read the request body").with_cause(e))?;
         if body.len() + chunk.len() > limit {
             return Err(too_large());
         }

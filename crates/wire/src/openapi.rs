@@ -7,10 +7,7 @@ use crate::procedure::{Access, Kind};
 use crate::registry::{ProcedureInfo, Registry};
 
 pub fn document(registry: &Registry, config: &WireConfig) -> Value {
-    let paths: Map<String, Value> = registry
-        .procedures()
-        .map(|p| (format!("/{}", p.path), path_item(p)))
-        .collect();
+    let paths: Map<String, Value> = registry.procedures().map(|p| (format!("/{}", p.path), path_item(p))).collect();
     json!({
         "openapi": "3.1.0",
         "info": { "title": config.title, "version": config.version },
@@ -70,8 +67,7 @@ fn path_item(p: &ProcedureInfo) -> Value {
         match p.kind {
             Kind::Query => op["parameters"] = query_parameters(schema),
             Kind::Mutation => {
-                op["requestBody"] =
-                    json!({ "required": true, "content": json_content(schema.clone()) });
+                op["requestBody"] = json!({ "required": true, "content": json_content(schema.clone()) });
             }
         }
     }
@@ -84,11 +80,7 @@ fn query_parameters(schema: &Value) -> Value {
         .and_then(Value::as_array)
         .map(|r| r.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let properties = schema
-        .get("properties")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
+    let properties = schema.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
     Value::Array(
         properties
             .into_iter()
@@ -118,10 +110,7 @@ fn responses(p: &ProcedureInfo) -> Value {
         json!({ "description": "Successful response", "content": json_content(p.output_schema.clone()) }),
     );
     for status in statuses {
-        responses.insert(
-            status.into(),
-            json!({ "$ref": "#/components/responses/Error" }),
-        );
+        responses.insert(status.into(), json!({ "$ref": "#/components/responses/Error" }));
     }
     Value::Object(responses)
 }

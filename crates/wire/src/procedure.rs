@@ -41,11 +41,7 @@ pub trait Procedure: Send + Sync + 'static {
     type Input: DeserializeOwned + garde::Validate<Context = ()> + JsonSchema + Send + 'static;
     type Output: Serialize + JsonSchema + Send + 'static;
 
-    fn call(
-        &self,
-        ctx: Ctx,
-        input: Self::Input,
-    ) -> impl Future<Output = Result<Self::Output, RpcError>> + Send;
+    fn call(&self, ctx: Ctx, input: Self::Input) -> impl Future<Output = Result<Self::Output, RpcError>> + Send;
 }
 
 /// The input of a procedure that takes none: whatever the client sends is ignored,

@@ -59,12 +59,7 @@ where
 {
     let absent = input.is_none();
     let value: T = serde_path_to_error::deserialize(input.unwrap_or(Value::Null)).map_err(|e| {
-        let mut path: Vec<String> = e
-            .path()
-            .iter()
-            .map(|seg| seg.to_string())
-            .filter(|s| s != "?")
-            .collect();
+        let mut path: Vec<String> = e.path().iter().map(|seg| seg.to_string()).filter(|s| s != "?").collect();
         let inner = e.into_inner().to_string();
         let message = if absent {
             "Required".to_owned()
@@ -74,23 +69,14 @@ where
         } else {
             inner
         };
-        RpcError::validation(vec![Issue {
-            message,
-            path,
-            code: "invalid_type".into(),
-        }])
+        RpcError::validation(vec![Issue { message, path, code: "invalid_type".into() }])
     })?;
     value.validate().map_err(|report| {
         let issues = report
             .iter()
             .map(|(path, error)| Issue {
                 message: error.message().to_owned(),
-                path: path
-                    .to_string()
-                    .split('.')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
+                path: path.to_string().split('.').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
                 code: "invalid_input".into(),
             })
             .collect();
@@ -110,15 +96,8 @@ fn schema_of<T: JsonSchema>(for_input: bool) -> Value {
         s.inline_subschemas = true;
         s.meta_schema = None;
     });
-    let settings = if for_input {
-        settings.for_deserialize()
-    } else {
-        settings.for_serialize()
-    };
-    let mut schema = settings
-        .into_generator()
-        .into_root_schema_for::<T>()
-        .to_value();
+    let settings = if for_input { settings.for_deserialize() } else { settings.for_serialize() };
+    let mut schema = settings.into_generator().into_root_schema_for::<T>().to_value();
     if let Some(obj) = schema.as_object_mut() {
         obj.remove("title");
     }
@@ -148,15 +127,8 @@ impl Registry {
             input_schema: takes_input.then(|| schema_of::<P::Input>(true)),
             output_schema: schema_of::<P::Output>(false),
         };
-        let erased = Arc::new(Typed {
-            procedure: Arc::new(procedure),
-            info,
-        });
-        assert!(
-            self.procedures.insert(P::PATH, erased).is_none(),
-            "procedure {} registered twice",
-            P::PATH
-        );
+        let erased = Arc::new(Typed { procedure: Arc::new(procedure), info });
+        assert!(self.procedures.insert(P::PATH, erased).is_none(), "procedure {} registered twice", P::PATH);
         self
     }
 

@@ -11,11 +11,7 @@ use crate::gateway::{Gateway, finish, is_json, parse_json, read_body, status_of}
 use crate::procedure::Kind;
 use crate::superjson::Transformer;
 
-pub(crate) async fn handle(
-    req: HttpRequest,
-    payload: web::Payload,
-    gateway: web::Data<Gateway>,
-) -> HttpResponse {
+pub(crate) async fn handle(req: HttpRequest, payload: web::Payload, gateway: web::Data<Gateway>) -> HttpResponse {
     let gateway = gateway.into_inner();
     let ctx = gateway.context(&req);
     let result = match decode(&req, payload, &gateway).await {
@@ -36,11 +32,7 @@ pub(crate) async fn handle(
     }
 }
 
-async fn decode(
-    req: &HttpRequest,
-    payload: web::Payload,
-    gateway: &Gateway,
-) -> Result<Call, RpcError> {
+async fn decode(req: &HttpRequest, payload: web::Payload, gateway: &Gateway) -> Result<Call, RpcError> {
     let raw = req.match_info().get("path").unwrap_or_default();
     let path = percent_encoding::percent_decode_str(raw)
         .decode_utf8()
@@ -55,11 +47,7 @@ async fn decode(
         (&Method::GET, Kind::Query) => Verb::Get,
         (&Method::POST, Kind::Mutation) => Verb::Post,
         _ => {
-            let allowed = if info.kind == Kind::Query {
-                "GET"
-            } else {
-                "POST"
-            };
+            let allowed = if info.kind == Kind::Query { "GET" } else { "POST" };
             return Err(RpcError::new(
                 ErrorCode::MethodNotSupported,
                 format!("Method not allowed: use {allowed} for \"{path}\""),
@@ -70,7 +58,7 @@ async fn decode(
         Verb::Get => {
             let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
                 .map_err(|_| RpcError::bad_request("Malformed query string"))?;
-            Some(coerce_query(pairs, info.input_schema.as_ref()))
+            Ok(Some(coerce_query(pairs, info.input_schema.as_ref())))
         }
         Verb::Post => {
             // Cross-site forms cannot send application/json: requiring it keeps
@@ -81,14 +69,11 @@ async fn decode(
                     "Unsupported content type: send application/json",
                 ));
             }
-            parse_json(&read_body(req, payload, gateway.config().max_body_bytes).await?)?
+            // Read now, judged after the access check (as on the tRPC surface).
+            read_body(req, payload, gateway.config().max_body_bytes).await.and_then(|body| parse_json(&body))
         }
     };
-    Ok(Call {
-        path,
-        verb,
-        input: Ok(input),
-    })
+    Ok(Call { path, verb, input })
 }
 
 /// Query-string values are text: give each the type its input schema declares.
@@ -96,16 +81,10 @@ pub fn coerce_query(pairs: Vec<(String, String)>, schema: Option<&Value>) -> Val
     let properties = schema.and_then(|s| s.get("properties"));
     let mut object = Map::new();
     for (key, text) in pairs {
-        let types = properties
-            .and_then(|p| p.get(&key))
-            .map(schema_types)
-            .unwrap_or_default();
+        let types = properties.and_then(|p| p.get(&key)).map(schema_types).unwrap_or_default();
         let value = coerce(&text, &types);
         if types.contains(&"array") {
-            match object
-                .entry(key)
-                .or_insert_with(|| Value::Array(Vec::new()))
-            {
+            match object.entry(key).or_insert_with(|| Value::Array(Vec::new())) {
                 Value::Array(items) => items.push(value),
                 _ => unreachable!("array entries are arrays"),
             }
@@ -131,10 +110,7 @@ fn coerce(text: &str, types: &[&str]) -> Value {
         return n.into();
     }
     if types.contains(&"number")
-        && let Some(n) = text
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
+        && let Some(n) = text.parse::<f64>().ok().and_then(serde_json::Number::from_f64)
     {
         return Value::Number(n);
     }
@@ -161,17 +137,9 @@ mod tests {
         let schema = json!({"properties": {
             "n": {"type": "integer"}, "f": {"type": "number"}, "b": {"type": "boolean"},
             "s": {"type": ["string", "null"]}, "tags": {"type": "array"}}});
-        let pairs = [
-            ("n", "5"),
-            ("f", "1.5"),
-            ("b", "true"),
-            ("s", "7"),
-            ("tags", "a"),
-            ("tags", "b"),
-            ("x", "1"),
-        ]
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .to_vec();
+        let pairs = [("n", "5"), ("f", "1.5"), ("b", "true"), ("s", "7"), ("tags", "a"), ("tags", "b"), ("x", "1")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .to_vec();
         assert_eq!(
             coerce_query(pairs, Some(&schema)),
             json!({"n": 5, "f": 1.5, "b": true, "s": "7", "tags": ["a", "b"], "x": "1"})

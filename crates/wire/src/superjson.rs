@@ -46,11 +46,9 @@ pub fn deserialize(payload: Value) -> Result<Option<Value>, RpcError> {
         return Ok(None);
     };
     let mut value = payload.remove("json");
-    let Some(meta) = payload.remove("meta") else {
+    // superjson reads `meta.values` only when present: anything else carries no annotations.
+    let Some(Value::Object(meta)) = payload.remove("meta") else {
         return Ok(value);
-    };
-    let Value::Object(meta) = meta else {
-        return Err(invalid("meta must be an object"));
     };
     let legacy_paths = meta.get("v").is_none();
     if let Some(tree) = meta.get("values") {
@@ -70,16 +68,15 @@ fn collect<'a>(
     legacy: bool,
     out: &mut Vec<(Vec<String>, &'a Value)>,
 ) -> Result<(), RpcError> {
-    let visit_children =
-        |children: &'a Map<String, Value>, origin: &mut Vec<String>, out: &mut Vec<_>| {
-            for (key, child) in children {
-                let depth = origin.len();
-                origin.extend(parse_path(key, legacy)?);
-                collect(child, origin, legacy, out)?;
-                origin.truncate(depth);
-            }
-            Ok::<(), RpcError>(())
-        };
+    let visit_children = |children: &'a Map<String, Value>, origin: &mut Vec<String>, out: &mut Vec<_>| {
+        for (key, child) in children {
+            let depth = origin.len();
+            origin.extend(parse_path(key, legacy)?);
+            collect(child, origin, legacy, out)?;
+            origin.truncate(depth);
+        }
+        Ok::<(), RpcError>(())
+    };
     match tree {
         Value::Array(node) => {
             let (ty, children) = match node.as_slice() {
@@ -128,9 +125,7 @@ fn apply(root: &mut Option<Value>, path: &[String], ty: &Value) -> Result<(), Rp
         *root = untransform(current, ty)?;
         return Ok(());
     };
-    let mut node = root
-        .as_mut()
-        .ok_or_else(|| invalid("path into undefined"))?;
+    let mut node = root.as_mut().ok_or_else(|| invalid("path into undefined"))?;
     for segment in parents {
         node = child(node, segment)?;
     }
@@ -168,11 +163,7 @@ fn untransform(value: Value, ty: &Value) -> Result<Option<Value>, RpcError> {
     match (ty, value) {
         ("undefined", _) => Ok(None),
         ("Date", v @ (Value::String(_) | Value::Null)) => Ok(Some(v)),
-        ("bigint", Value::String(s)) => Ok(Some(
-            s.parse::<i64>()
-                .map(Value::from)
-                .unwrap_or(Value::String(s)),
-        )),
+        ("bigint", Value::String(s)) => Ok(Some(s.parse::<i64>().map(Value::from).unwrap_or(Value::String(s)))),
         ("number", Value::String(s)) => match s.as_str() {
             "-0" => Ok(Some(Value::from(0))),
             "NaN" | "Infinity" | "-Infinity" => Ok(Some(Value::String(s))),
@@ -189,9 +180,7 @@ fn untransform(value: Value, ty: &Value) -> Result<Option<Value>, RpcError> {
 
 /// A Map arrives as `[[key, value], ..]`: an object when every key is a string.
 fn map_to_json(pairs: Vec<Value>) -> Result<Value, RpcError> {
-    let all_pairs = pairs
-        .iter()
-        .all(|p| p.as_array().is_some_and(|kv| kv.len() == 2));
+    let all_pairs = pairs.iter().all(|p| p.as_array().is_some_and(|kv| kv.len() == 2));
     if !all_pairs {
         return Err(invalid("bad value for map"));
     }
@@ -203,10 +192,7 @@ fn map_to_json(pairs: Vec<Value>) -> Result<Value, RpcError> {
         .map(|p| match p {
             Value::Array(mut kv) => {
                 let v = kv.pop().unwrap_or(Value::Null);
-                let k = kv
-                    .pop()
-                    .and_then(|k| k.as_str().map(str::to_owned))
-                    .unwrap_or_default();
+                let k = kv.pop().and_then(|k| k.as_str().map(str::to_owned)).unwrap_or_default();
                 (k, v)
             }
             _ => unreachable!("checked above"),
@@ -226,14 +212,14 @@ mod tests {
 
     #[test]
     fn absent_input_in_both_encodings() {
-        assert_eq!(
-            de(json!({"json": null, "meta": {"values": ["undefined"], "v": 1}})).unwrap(),
-            None
-        );
-        assert_eq!(
-            de(json!({"meta": {"values": ["undefined"]}})).unwrap(),
-            None
-        );
+        assert_eq!(de(json!({"json": null, "meta": {"values": ["undefined"], "v": 1}})).unwrap(), None);
+        assert_eq!(de(json!({"meta": {"values": ["undefined"]}})).unwrap(), None);
+    }
+
+    #[test]
+    fn a_meta_that_is_not_an_object_is_ignored_like_superjson_does() {
+        assert_eq!(de(json!({"json": {"a": 1}, "meta": null})).unwrap(), Some(json!({"a": 1})));
+        assert_eq!(de(json!({"json": {"a": 1}, "meta": "x"})).unwrap(), Some(json!({"a": 1})));
     }
 
     #[test]
@@ -257,10 +243,8 @@ mod tests {
                                            "s": ["set"], "m": ["map"], "mm": ["map"]}, "v": 1}});
         assert_eq!(
             de(v).unwrap(),
-            Some(
-                json!({"d": "2026-01-01T00:00:00.000Z", "n": 12, "z": 0, "x": "NaN",
-                        "s": [1, 2], "m": {"k": 1}, "mm": [[1, 2]]})
-            )
+            Some(json!({"d": "2026-01-01T00:00:00.000Z", "n": 12, "z": 0, "x": "NaN",
+                        "s": [1, 2], "m": {"k": 1}, "mm": [[1, 2]]}))
         );
     }
 
@@ -269,10 +253,7 @@ mod tests {
         // A Set holding a Date: the child annotation is applied while it is still an array.
         let v = json!({"json": {"s": ["2026-01-01T00:00:00.000Z"]},
                        "meta": {"values": {"s": ["set", {"0": ["Date"]}]}, "v": 1}});
-        assert_eq!(
-            de(v).unwrap(),
-            Some(json!({"s": ["2026-01-01T00:00:00.000Z"]}))
-        );
+        assert_eq!(de(v).unwrap(), Some(json!({"s": ["2026-01-01T00:00:00.000Z"]})));
     }
 
     #[test]
@@ -281,8 +262,7 @@ mod tests {
         assert_eq!(parse_path(r"a\\b", false).unwrap(), vec![r"a\b"]);
         assert!(parse_path(r"a\b", false).is_err());
         assert_eq!(parse_path(r"a\b", true).unwrap(), vec![r"a\b"]);
-        let v =
-            json!({"json": {"a.b": null}, "meta": {"values": {r"a\.b": ["undefined"]}, "v": 1}});
+        let v = json!({"json": {"a.b": null}, "meta": {"values": {r"a\.b": ["undefined"]}, "v": 1}});
         assert_eq!(de(v).unwrap(), Some(json!({})));
     }
 
@@ -294,7 +274,6 @@ mod tests {
             json!({"values": {"nope": ["Date"]}}),
             json!({"values": 5}),
             json!({"values": ["Date", 7]}),
-            json!("meta"),
             json!({"values": {"a": ["bigint"]}}),
         ] {
             let err = de(json!({"json": {"a": 1}, "meta": meta})).unwrap_err();

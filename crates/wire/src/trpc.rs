@@ -12,9 +12,7 @@ use serde_json::{Map, Value, json};
 use crate::context::Ctx;
 use crate::dispatch::{Call, Verb, dispatch};
 use crate::error::{ErrorCode, RpcError};
-use crate::gateway::{
-    Gateway, finish, is_json, parse_json, read_body, status_of, trpc_transformer,
-};
+use crate::gateway::{Gateway, finish, is_json, parse_json, read_body, status_of, trpc_transformer};
 use crate::procedure::Kind;
 use crate::superjson::Transformer;
 
@@ -37,11 +35,7 @@ struct Request {
     mode: Mode,
 }
 
-pub(crate) async fn handle(
-    req: HttpRequest,
-    payload: web::Payload,
-    gateway: web::Data<Gateway>,
-) -> HttpResponse {
+pub(crate) async fn handle(req: HttpRequest, payload: web::Payload, gateway: web::Data<Gateway>) -> HttpResponse {
     if req.method() == Method::HEAD {
         return HttpResponse::NoContent().finish();
     }
@@ -59,41 +53,25 @@ pub(crate) async fn handle(
     }
 }
 
-async fn decode(
-    req: &HttpRequest,
-    payload: web::Payload,
-    gateway: &Gateway,
-) -> Result<Request, RpcError> {
+async fn decode(req: &HttpRequest, payload: web::Payload, gateway: &Gateway) -> Result<Request, RpcError> {
     let config = gateway.config();
     let verb = match *req.method() {
         Method::GET => Verb::Get,
         Method::POST => Verb::Post,
         _ => {
-            return Err(RpcError::new(
-                ErrorCode::MethodNotSupported,
-                "Unsupported HTTP method",
-            ));
+            return Err(RpcError::new(ErrorCode::MethodNotSupported, "Unsupported HTTP method"));
         }
     };
     let raw_path = req.uri().path().strip_prefix(PREFIX).unwrap_or_default();
     let path = percent_encoding::percent_decode_str(raw_path)
         .decode_utf8()
         .map_err(|_| RpcError::bad_request("The procedure path is not valid UTF-8"))?;
-    let query: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
-        .map_err(|_| RpcError::bad_request("Malformed query string"))?;
-    let param = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).map_err(|_| RpcError::bad_request("Malformed query string"))?;
+    let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let batch = matches!(param("batch"), Some("1" | "true"));
 
-    let paths: Vec<String> = if batch {
-        path.split(',').map(str::to_owned).collect()
-    } else {
-        vec![path.into_owned()]
-    };
+    let paths: Vec<String> = if batch { path.split(',').map(str::to_owned).collect() } else { vec![path.into_owned()] };
     if paths.len() > config.max_batch_calls {
         return Err(RpcError::bad_request(format!(
             "Batch of {} calls is over the limit of {}",
@@ -104,16 +82,11 @@ async fn decode(
 
     let mode = stream_mode(req);
     if mode != Mode::Whole && !batch {
-        return Err(RpcError::bad_request(
-            "Streaming responses need a batch request (?batch=1)",
-        ));
+        return Err(RpcError::bad_request("Streaming responses need a batch request (?batch=1)"));
     }
 
     let raw_input = match verb {
-        Verb::Get => param("input")
-            .map(|s| parse_json(s.as_bytes()))
-            .transpose()
-            .map(Option::flatten),
+        Verb::Get => param("input").map(|s| parse_json(s.as_bytes())).transpose().map(Option::flatten),
         Verb::Post => {
             if !is_json(req) {
                 return Err(RpcError::new(
@@ -127,40 +100,23 @@ async fn decode(
     };
 
     if verb == Verb::Post && batch {
-        let kinds: Vec<Kind> = paths
-            .iter()
-            .filter_map(|p| gateway.registry().get(p))
-            .map(|p| p.info().kind)
-            .collect();
+        let kinds: Vec<Kind> = paths.iter().filter_map(|p| gateway.registry().get(p)).map(|p| p.info().kind).collect();
         if kinds.contains(&Kind::Query) && kinds.contains(&Kind::Mutation) {
-            return Err(RpcError::bad_request(
-                "Queries and mutations cannot be mixed in one batch",
-            ));
+            return Err(RpcError::bad_request("Queries and mutations cannot be mixed in one batch"));
         }
     }
 
     let calls = paths
         .into_iter()
         .enumerate()
-        .map(|(index, path)| Call {
-            path,
-            verb,
-            input: call_input(&raw_input, batch, index),
-        })
+        .map(|(index, path)| Call { path, verb, input: call_input(&raw_input, batch, index) })
         .collect();
     Ok(Request { calls, batch, mode })
 }
 
 fn stream_mode(req: &HttpRequest) -> Mode {
-    let header = |name| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-    };
-    if header("trpc-accept").contains("application/jsonl")
-        || header("accept").contains("application/jsonl")
-    {
+    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if header("trpc-accept").contains("application/jsonl") || header("accept").contains("application/jsonl") {
         Mode::JsonLines
     } else if header("trpc-batch-mode").eq_ignore_ascii_case("stream") {
         Mode::StreamedObject
@@ -170,19 +126,13 @@ fn stream_mode(req: &HttpRequest) -> Mode {
 }
 
 /// A batch's inputs are `{"0": .., "1": ..}`; a missing index is an absent input.
-fn call_input(
-    raw: &Result<Option<Value>, RpcError>,
-    batch: bool,
-    index: usize,
-) -> Result<Option<Value>, RpcError> {
+fn call_input(raw: &Result<Option<Value>, RpcError>, batch: bool, index: usize) -> Result<Option<Value>, RpcError> {
     match raw {
         Err(e) => Err(e.clone()),
         Ok(input) if !batch => Ok(input.clone()),
         Ok(None) => Ok(None),
         Ok(Some(Value::Object(inputs))) => Ok(inputs.get(&index.to_string()).cloned()),
-        Ok(Some(_)) => Err(RpcError::bad_request(
-            "\"input\" needs to be an object when doing a batch call",
-        )),
+        Ok(Some(_)) => Err(RpcError::bad_request("\"input\" needs to be an object when doing a batch call")),
     }
 }
 
@@ -231,47 +181,21 @@ fn whole_request_error(e: &RpcError, transformer: Transformer) -> HttpResponse {
         .json(json!({ "error": transformer.encode(e.trpc_shape(None)) }))
 }
 
-async fn respond_whole(
-    gateway: Arc<Gateway>,
-    ctx: Ctx,
-    request: Request,
-    transformer: Transformer,
-) -> HttpResponse {
+async fn respond_whole(gateway: Arc<Gateway>, ctx: Ctx, request: Request, transformer: Transformer) -> HttpResponse {
     let paths: Vec<String> = request.calls.iter().map(|c| c.path.clone()).collect();
-    let results = futures_util::future::join_all(
-        request
-            .calls
-            .into_iter()
-            .map(|call| run(&gateway, &ctx, call, transformer)),
-    )
-    .await;
+    let results =
+        futures_util::future::join_all(request.calls.into_iter().map(|call| run(&gateway, &ctx, call, transformer)))
+            .await;
 
-    let statuses: Vec<u16> = results
-        .iter()
-        .map(|r| r.as_ref().err().map_or(200, RpcError::http_status))
-        .collect();
-    let status = if statuses.iter().all(|s| *s == statuses[0]) {
-        statuses[0]
-    } else {
-        207
-    };
-    let items: Vec<Value> = results
-        .iter()
-        .zip(&paths)
-        .map(|(r, p)| response_item(r, p, transformer))
-        .collect();
-    let body = if request.batch {
-        Value::Array(items)
-    } else {
-        items.into_iter().next().unwrap_or(Value::Null)
-    };
+    let statuses: Vec<u16> = results.iter().map(|r| r.as_ref().err().map_or(200, RpcError::http_status)).collect();
+    let status = if statuses.iter().all(|s| *s == statuses[0]) { statuses[0] } else { 207 };
+    let items: Vec<Value> = results.iter().zip(&paths).map(|(r, p)| response_item(r, p, transformer)).collect();
+    let body = if request.batch { Value::Array(items) } else { items.into_iter().next().unwrap_or(Value::Null) };
 
     let mut builder = HttpResponse::build(StatusCode::from_u16(status).expect("valid status"));
     let errors: Vec<&RpcError> = results.iter().filter_map(|r| r.as_ref().err()).collect();
     finish(&mut builder, &ctx, &errors);
-    builder
-        .insert_header((header::VARY, "trpc-accept, accept"))
-        .json(body)
+    builder.insert_header((header::VARY, "trpc-accept, accept")).json(body)
 }
 
 fn line(value: Value, transformer: Transformer) -> String {
@@ -282,16 +206,9 @@ fn line(value: Value, transformer: Transformer) -> String {
 
 /// v11 JSON lines: a head announcing one pending promise per call, then each call's
 /// chunks as soon as it finishes (`[chunkId, 0, [[value], ...nested chunk defs]]`).
-fn stream_json_lines(
-    gateway: Arc<Gateway>,
-    ctx: Ctx,
-    calls: Vec<Call>,
-    transformer: Transformer,
-) -> HttpResponse {
+fn stream_json_lines(gateway: Arc<Gateway>, ctx: Ctx, calls: Vec<Call>, transformer: Transformer) -> HttpResponse {
     let n = calls.len();
-    let head: Map<String, Value> = (0..n)
-        .map(|i| (i.to_string(), json!([[0], [null, 0, i]])))
-        .collect();
+    let head: Map<String, Value> = (0..n).map(|i| (i.to_string(), json!([[0], [null, 0, i]]))).collect();
     let head = line(Value::Object(head), transformer);
 
     let pending = completions(&gateway, &ctx, calls, transformer);
@@ -300,28 +217,17 @@ fn stream_json_lines(
             Ok(data) => {
                 let (result_chunk, data_chunk) = (n + 2 * i, n + 2 * i + 1);
                 [
-                    line(
-                        json!([i, 0, [[{"result": 0}], ["result", 0, result_chunk]]]),
-                        transformer,
-                    ),
-                    line(
-                        json!([result_chunk, 0, [[{"data": 0}], ["data", 0, data_chunk]]]),
-                        transformer,
-                    ),
+                    line(json!([i, 0, [[{"result": 0}], ["result", 0, result_chunk]]]), transformer),
+                    line(json!([result_chunk, 0, [[{"data": 0}], ["data", 0, data_chunk]]]), transformer),
                     line(json!([data_chunk, 0, [[data]]]), transformer),
                 ]
                 .concat()
             }
-            Err(e) => line(
-                json!([i, 0, [[{"error": e.trpc_shape(Some(&path))}]]]),
-                transformer,
-            ),
+            Err(e) => line(json!([i, 0, [[{"error": e.trpc_shape(Some(&path))}]]]), transformer),
         };
         Bytes::from(text)
     });
-    let body = stream::once(async move { Bytes::from(head) })
-        .chain(chunks)
-        .map(Ok::<_, actix_web::Error>);
+    let body = stream::once(async move { Bytes::from(head) }).chain(chunks).map(Ok::<_, actix_web::Error>);
     HttpResponse::Ok()
         .content_type("application/json")
         .insert_header((header::VARY, "trpc-accept, accept"))
@@ -329,26 +235,13 @@ fn stream_json_lines(
 }
 
 /// v10 streaming: `{"1":<item>\n`, `,"0":<item>\n`, ..., `}` in completion order.
-fn stream_object(
-    gateway: Arc<Gateway>,
-    ctx: Ctx,
-    calls: Vec<Call>,
-    transformer: Transformer,
-) -> HttpResponse {
+fn stream_object(gateway: Arc<Gateway>, ctx: Ctx, calls: Vec<Call>, transformer: Transformer) -> HttpResponse {
     let pending = completions(&gateway, &ctx, calls, transformer);
     let mut first = true;
     let members = pending.map(move |(i, path, result)| {
         let prefix = if std::mem::take(&mut first) { '{' } else { ',' };
-        Bytes::from(format!(
-            "{prefix}\"{i}\":{}\n",
-            response_item(&result, &path, transformer)
-        ))
+        Bytes::from(format!("{prefix}\"{i}\":{}\n", response_item(&result, &path, transformer)))
     });
-    let body = members
-        .chain(stream::once(async { Bytes::from_static(b"}") }))
-        .map(Ok::<_, actix_web::Error>);
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .insert_header((header::VARY, "trpc-batch-mode"))
-        .streaming(body)
+    let body = members.chain(stream::once(async { Bytes::from_static(b"}") })).map(Ok::<_, actix_web::Error>);
+    HttpResponse::Ok().content_type("application/json").insert_header((header::VARY, "trpc-batch-mode")).streaming(body)
 }

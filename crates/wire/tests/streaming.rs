@@ -48,22 +48,14 @@ fn parse(line: &str) -> Value {
 fn assert_result_chunks(lines: &[Value], promise: u64, output: &Value, used: &mut HashSet<u64>) {
     assert_eq!(lines.len(), 3, "{lines:?}");
     let mut chunk_id = |line: &Value, key: &str| {
-        let id = line[2][1][2]
-            .as_u64()
-            .unwrap_or_else(|| panic!("no {key} chunk in {line}"));
+        let id = line[2][1][2].as_u64().unwrap_or_else(|| panic!("no {key} chunk in {line}"));
         assert!(used.insert(id), "chunk id {id} reused: {lines:?}");
         id
     };
     let result = chunk_id(&lines[0], "result");
-    assert_eq!(
-        lines[0],
-        json!([promise, 0, [[{ "result": 0 }], ["result", 0, result]]])
-    );
+    assert_eq!(lines[0], json!([promise, 0, [[{ "result": 0 }], ["result", 0, result]]]));
     let data = chunk_id(&lines[1], "data");
-    assert_eq!(
-        lines[1],
-        json!([result, 0, [[{ "data": 0 }], ["data", 0, data]]])
-    );
+    assert_eq!(lines[1], json!([result, 0, [[{ "data": 0 }], ["data", 0, data]]]));
     assert_eq!(lines[2], json!([data, 0, [[output]]]));
 }
 
@@ -78,18 +70,9 @@ async fn jsonl_stream_sends_each_call_as_soon_as_it_finishes() {
         .send()
         .await
         .expect("request");
-    assert!(
-        t0.elapsed() < FAST,
-        "headers held back by the slow call: {:?}",
-        t0.elapsed()
-    );
+    assert!(t0.elapsed() < FAST, "headers held back by the slow call: {:?}", t0.elapsed());
     assert_eq!(resp.status(), 200);
-    let header = |name: &str| {
-        resp.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
+    let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     assert_eq!(header("content-type").as_deref(), Some("application/json"));
     assert_eq!(header("vary").as_deref(), Some("trpc-accept, accept"));
     assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"));
@@ -108,78 +91,45 @@ async fn jsonl_stream_sends_each_call_as_soon_as_it_finishes() {
         })
         .collect();
 
-    assert_eq!(
-        values[0],
-        json!({ "0": [[0], [null, 0, 0]], "1": [[0], [null, 0, 1]] })
-    );
+    assert_eq!(values[0], json!({ "0": [[0], [null, 0, 0]], "1": [[0], [null, 0, 1]] }));
     let mut used = HashSet::from([0, 1]);
     // The echo (call 1) comes first, the slow call (0) last.
     assert_result_chunks(&values[1..4], 1, &valid_echo(), &mut used);
     assert_result_chunks(&values[4..7], 0, &json!("done"), &mut used);
 
     for (at, line) in &lines[..4] {
-        assert!(
-            *at < FAST,
-            "{line} arrived at {at:?}, held back by the slow call"
-        );
+        assert!(*at < FAST, "{line} arrived at {at:?}, held back by the slow call");
     }
     for (at, line) in &lines[4..] {
-        assert!(
-            *at >= AFTER_SLOW,
-            "{line} arrived at {at:?}, before the slow call could finish"
-        );
+        assert!(*at >= AFTER_SLOW, "{line} arrived at {at:?}, before the slow call could finish");
     }
 }
 
 #[actix_web::test]
 async fn jsonl_stream_error_items_and_plain_json() {
     // An error call is one line: `[chunkId, 0, [[{"error": shape}]]]`.
-    let r = send(
-        &gateway(),
-        get(&trpc_url("test.ping,x", true, None))
-            .insert_header(("trpc-accept", "application/jsonl")),
-    )
-    .await;
+    let r =
+        send(&gateway(), get(&trpc_url("test.ping,x", true, None)).insert_header(("trpc-accept", "application/jsonl")))
+            .await;
     assert_eq!(r.status, 200);
     let values: Vec<Value> = r.text().lines().map(|l| parse(l)["json"].clone()).collect();
     assert_eq!(values.len(), 1 + 3 + 1, "{}", r.text());
-    assert_eq!(
-        values[0],
-        json!({ "0": [[0], [null, 0, 0]], "1": [[0], [null, 0, 1]] })
-    );
-    let error_line = values
-        .iter()
-        .find(|v| v[0] == 1 && v[2][0][0].get("error").is_some())
-        .expect("error line");
+    assert_eq!(values[0], json!({ "0": [[0], [null, 0, 0]], "1": [[0], [null, 0, 1]] }));
+    let error_line = values.iter().find(|v| v[0] == 1 && v[2][0][0].get("error").is_some()).expect("error line");
     assert_eq!(error_line[1], 0);
-    assert_eq!(
-        error_line[2].as_array().map(Vec::len),
-        Some(1),
-        "{error_line}"
-    );
+    assert_eq!(error_line[2].as_array().map(Vec::len), Some(1), "{error_line}");
     let shape = &error_line[2][0][0]["error"];
     assert_eq!(shape["code"], -32004);
     assert_eq!(shape["message"], "No procedure found on path \"x\"");
     assert_eq!(shape["data"]["code"], "NOT_FOUND");
     assert_eq!(shape["data"]["httpStatus"], 404);
     assert_eq!(shape["data"]["path"], "x");
-    let ping: Vec<Value> = values[1..]
-        .iter()
-        .filter(|v| *v != error_line)
-        .cloned()
-        .collect();
+    let ping: Vec<Value> = values[1..].iter().filter(|v| *v != error_line).cloned().collect();
     assert_result_chunks(&ping, 0, &json!("pong"), &mut HashSet::from([0, 1]));
 
     // With the plain JSON transformer, lines are not wrapped; `Accept` works as well.
-    let plain = gateway_with(WireConfig {
-        transformer: Transformer::Json,
-        ..WireConfig::default()
-    });
-    let r = send(
-        &plain,
-        get(&trpc_url("test.ping", true, None)).insert_header(("accept", "application/jsonl")),
-    )
-    .await;
+    let plain = gateway_with(WireConfig { transformer: Transformer::Json, ..WireConfig::default() });
+    let r = send(&plain, get(&trpc_url("test.ping", true, None)).insert_header(("accept", "application/jsonl"))).await;
     assert_eq!(r.status, 200);
     let values: Vec<Value> = r.text().lines().map(parse).collect();
     assert_eq!(values[0], json!({ "0": [[0], [null, 0, 0]] }));
@@ -188,12 +138,9 @@ async fn jsonl_stream_error_items_and_plain_json() {
 
 #[actix_web::test]
 async fn jsonl_needs_a_batch() {
-    let r = send(
-        &gateway(),
-        get(&trpc_url("test.ping", false, None))
-            .insert_header(("trpc-accept", "application/jsonl")),
-    )
-    .await;
+    let r =
+        send(&gateway(), get(&trpc_url("test.ping", false, None)).insert_header(("trpc-accept", "application/jsonl")))
+            .await;
     assert_eq!(r.status, 400, "{}", r.text());
     let body = r.json();
     assert!(body.is_object(), "{body}");
@@ -213,38 +160,20 @@ async fn v10_streamed_object_in_completion_order() {
         .await
         .expect("request");
     assert_eq!(resp.status(), 200);
-    let vary = resp
-        .headers()
-        .get("vary")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+    let vary = resp.headers().get("vary").and_then(|v| v.to_str().ok()).unwrap_or_default();
     assert!(vary.contains("trpc-batch-mode"), "vary: {vary}");
 
     let lines = timed_lines(resp, t0).await;
     server.stop().await;
     let texts: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
     assert_eq!(texts.len(), 3, "{texts:?}");
-    let echo = texts[0]
-        .strip_prefix("{\"1\":")
-        .unwrap_or_else(|| panic!("first member: {}", texts[0]));
-    assert_eq!(
-        parse(echo),
-        json!({ "result": { "data": { "json": valid_echo() } } })
-    );
-    let slow = texts[1]
-        .strip_prefix(",\"0\":")
-        .unwrap_or_else(|| panic!("second member: {}", texts[1]));
-    assert_eq!(
-        parse(slow),
-        json!({ "result": { "data": { "json": "done" } } })
-    );
+    let echo = texts[0].strip_prefix("{\"1\":").unwrap_or_else(|| panic!("first member: {}", texts[0]));
+    assert_eq!(parse(echo), json!({ "result": { "data": { "json": valid_echo() } } }));
+    let slow = texts[1].strip_prefix(",\"0\":").unwrap_or_else(|| panic!("second member: {}", texts[1]));
+    assert_eq!(parse(slow), json!({ "result": { "data": { "json": "done" } } }));
     assert_eq!(texts[2], "}");
 
-    assert!(
-        lines[0].0 < FAST,
-        "the fast member was held back: {:?}",
-        lines[0].0
-    );
+    assert!(lines[0].0 < FAST, "the fast member was held back: {:?}", lines[0].0);
     assert!(lines[1].0 >= AFTER_SLOW, "{:?}", lines[1].0);
 
     // Read as a whole, the body is one JSON object keyed by call index.
@@ -257,25 +186,14 @@ async fn v10_streamed_object_in_completion_order() {
 #[actix_web::test]
 async fn v10_stream_carries_errors_as_members() {
     let paths = "test.whoami,test.ping,test.panic";
-    let r = send(
-        &gateway(),
-        get(&trpc_url(paths, true, None)).insert_header(("trpc-batch-mode", "stream")),
-    )
-    .await;
+    let r = send(&gateway(), get(&trpc_url(paths, true, None)).insert_header(("trpc-batch-mode", "stream"))).await;
     assert_eq!(r.status, 200);
-    assert!(
-        r.text().starts_with('{') && r.text().ends_with("\n}"),
-        "{}",
-        r.text()
-    );
+    assert!(r.text().starts_with('{') && r.text().ends_with("\n}"), "{}", r.text());
     assert_eq!(r.text().lines().count(), 4, "{}", r.text());
     let object = r.json();
     assert_eq!(object.as_object().map(|o| o.len()), Some(3));
     sj_error(&object["0"], 401, "UNAUTHORIZED");
     assert_eq!(sj_data(&object["1"]), "pong");
-    assert_eq!(
-        sj_error(&object["2"], 500, "INTERNAL_SERVER_ERROR")["message"],
-        "Internal server error"
-    );
+    assert_eq!(sj_error(&object["2"], 500, "INTERNAL_SERVER_ERROR")["message"], "Internal server error");
     assert!(!r.text().contains("boom"), "{}", r.text());
 }

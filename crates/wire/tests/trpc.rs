@@ -12,26 +12,16 @@ use serde_json::{Value, json};
 
 #[actix_web::test]
 async fn single_get_query_with_superjson() {
-    let r = send(
-        &gateway(),
-        get(&trpc_url("test.echo", false, Some(&sj(valid_echo())))),
-    )
-    .await;
+    let r = send(&gateway(), get(&trpc_url("test.echo", false, Some(&sj(valid_echo()))))).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(
-        r.json(),
-        json!({ "result": { "data": { "json": valid_echo() } } })
-    );
+    assert_eq!(r.json(), json!({ "result": { "data": { "json": valid_echo() } } }));
     assert_eq!(r.header("content-type"), Some("application/json"));
     assert_eq!(r.header("vary"), Some("trpc-accept, accept"));
 }
 
 #[actix_web::test]
 async fn single_get_query_with_plain_json_transformer() {
-    let gw = gateway_with(WireConfig {
-        transformer: Transformer::Json,
-        ..WireConfig::default()
-    });
+    let gw = gateway_with(WireConfig { transformer: Transformer::Json, ..WireConfig::default() });
     let r = send(&gw, get(&trpc_url("test.echo", false, Some(&valid_echo())))).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json(), json!({ "result": { "data": valid_echo() } }));
@@ -48,10 +38,7 @@ async fn single_get_query_with_plain_json_transformer() {
 #[actix_web::test]
 async fn absent_input_both_encodings() {
     let gw = gateway();
-    for uri in [
-        trpc_url("test.ping", false, Some(&sj_undefined())),
-        trpc_url("test.ping", false, None),
-    ] {
+    for uri in [trpc_url("test.ping", false, Some(&sj_undefined())), trpc_url("test.ping", false, None)] {
         let r = send(&gw, get(&uri)).await;
         assert_eq!(r.status, 200, "{uri}: {}", r.text());
         assert_eq!(sj_data(&r.json()), "pong");
@@ -60,43 +47,20 @@ async fn absent_input_both_encodings() {
     let legacy = json!({ "json": null, "meta": { "values": ["undefined"] } });
     let r = send(&gw, get(&trpc_url("test.ping", false, Some(&legacy)))).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let r = send(
-        &gw,
-        post_json(
-            "/api/trpc/test.ping",
-            &json!({ "meta": { "values": ["undefined"], "v": 1 } }),
-        ),
-    )
-    .await;
+    let r = send(&gw, post_json("/api/trpc/test.ping", &json!({ "meta": { "values": ["undefined"], "v": 1 } }))).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let empty = TestRequest::post()
-        .uri("/api/trpc/test.ping")
-        .insert_header(("content-type", "application/json"));
+    let empty = TestRequest::post().uri("/api/trpc/test.ping").insert_header(("content-type", "application/json"));
     let r = send(&gw, empty).await;
-    assert_eq!(
-        r.status,
-        200,
-        "an empty body is an absent input: {}",
-        r.text()
-    );
+    assert_eq!(r.status, 200, "an empty body is an absent input: {}", r.text());
 
     // A procedure that needs input gets a validation error, in both encodings.
-    for uri in [
-        trpc_url("test.echo", false, Some(&sj_undefined())),
-        trpc_url("test.echo", false, None),
-    ] {
+    for uri in [trpc_url("test.echo", false, Some(&sj_undefined())), trpc_url("test.echo", false, None)] {
         let r = send(&gw, get(&uri)).await;
         assert_eq!(r.status, 400, "{uri}: {}", r.text());
         let body = r.json();
         let shape = sj_error(&body, 400, "BAD_REQUEST");
         assert_eq!(shape["message"], "Input validation failed");
-        assert!(
-            !shape["data"]["issues"]
-                .as_array()
-                .expect("issues")
-                .is_empty(),
-            "{body}"
-        );
+        assert!(!shape["data"]["issues"].as_array().expect("issues").is_empty(), "{body}");
     }
 }
 
@@ -105,14 +69,7 @@ async fn absent_input_both_encodings() {
 #[actix_web::test]
 async fn batch_get_answers_an_array_in_call_order() {
     let input = json!({ "0": sj(valid_echo()) });
-    let r = send(
-        &gateway(),
-        bearer(
-            get(&trpc_url("test.echo,test.whoami", true, Some(&input))),
-            "user",
-        ),
-    )
-    .await;
+    let r = send(&gateway(), bearer(get(&trpc_url("test.echo,test.whoami", true, Some(&input))), "user")).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
         r.json(),
@@ -126,11 +83,7 @@ async fn batch_get_answers_an_array_in_call_order() {
 #[actix_web::test]
 async fn batch_with_mixed_outcomes_is_207() {
     let input = json!({ "0": sj(valid_echo()) });
-    let r = send(
-        &gateway(),
-        get(&trpc_url("test.echo,test.whoami", true, Some(&input))),
-    )
-    .await;
+    let r = send(&gateway(), get(&trpc_url("test.echo,test.whoami", true, Some(&input)))).await;
     assert_eq!(r.status, 207, "{}", r.text());
     let body = r.json();
     let items = body.as_array().expect("a batch answers an array");
@@ -144,11 +97,7 @@ async fn batch_with_mixed_outcomes_is_207() {
 #[actix_web::test]
 async fn batch_whose_items_share_a_status_gets_that_status() {
     let gw = gateway();
-    let r = send(
-        &gw,
-        get(&trpc_url("test.whoami,test.adminonly", true, None)),
-    )
-    .await;
+    let r = send(&gw, get(&trpc_url("test.whoami,test.adminonly", true, None))).await;
     assert_eq!(r.status, 401, "{}", r.text());
     let body = r.json();
     for item in body.as_array().expect("array") {
@@ -158,16 +107,9 @@ async fn batch_whose_items_share_a_status_gets_that_status() {
     // A batch of one, and a missing index meaning an absent input.
     let r = send(&gw, get(&trpc_url("test.ping", true, None))).await;
     assert_eq!(r.status, 200);
-    assert_eq!(
-        r.json(),
-        json!([{ "result": { "data": { "json": "pong" } } }])
-    );
+    assert_eq!(r.json(), json!([{ "result": { "data": { "json": "pong" } } }]));
     let input = json!({ "1": sj(valid_echo()) });
-    let r = send(
-        &gw,
-        get(&trpc_url("test.ping,test.echo", true, Some(&input))),
-    )
-    .await;
+    let r = send(&gw, get(&trpc_url("test.ping,test.echo", true, Some(&input)))).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let body = r.json();
     assert_eq!(sj_data(&body[0]), "pong");
@@ -178,11 +120,7 @@ async fn batch_whose_items_share_a_status_gets_that_status() {
 async fn batch_path_is_url_decoded_before_splitting() {
     let input = json!({ "0": sj(valid_echo()) }).to_string();
     let query = serde_urlencoded::to_string([("batch", "1"), ("input", input.as_str())]).unwrap();
-    let r = send(
-        &gateway(),
-        get(&format!("/api/trpc/test.echo%2Ctest.ping?{query}")),
-    )
-    .await;
+    let r = send(&gateway(), get(&format!("/api/trpc/test.echo%2Ctest.ping?{query}"))).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json().as_array().map(Vec::len), Some(2));
 }
@@ -190,11 +128,7 @@ async fn batch_path_is_url_decoded_before_splitting() {
 #[actix_web::test]
 async fn batch_post_mutations() {
     let body = json!({ "0": sj(json!({ "a": 1, "b": 2 })), "1": sj(json!({ "a": 40, "b": 2 })) });
-    let r = send(
-        &gateway(),
-        post_json("/api/trpc/test.add,test.add?batch=1", &body),
-    )
-    .await;
+    let r = send(&gateway(), post_json("/api/trpc/test.add,test.add?batch=1", &body)).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
         r.json(),
@@ -220,49 +154,27 @@ async fn mutation_over_get_is_405() {
 
 #[actix_web::test]
 async fn query_over_post_follows_method_override() {
-    let r = send(
-        &gateway(),
-        post_json("/api/trpc/test.echo", &sj(valid_echo())),
-    )
-    .await;
+    let r = send(&gateway(), post_json("/api/trpc/test.echo", &sj(valid_echo()))).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(sj_data(&r.json()), &valid_echo());
 
-    let strict = gateway_with(WireConfig {
-        method_override: false,
-        ..WireConfig::default()
-    });
+    let strict = gateway_with(WireConfig { method_override: false, ..WireConfig::default() });
     let r = send(&strict, post_json("/api/trpc/test.echo", &sj(valid_echo()))).await;
     assert_eq!(r.status, 405, "{}", r.text());
-    assert_eq!(
-        sj_error(&r.json(), 405, "METHOD_NOT_SUPPORTED")["code"],
-        -32005
-    );
+    assert_eq!(sj_error(&r.json(), 405, "METHOD_NOT_SUPPORTED")["code"], -32005);
 }
 
 #[actix_web::test]
 async fn mutation_over_post_with_plain_post() {
-    let r = send(
-        &gateway(),
-        post_json("/api/trpc/test.add", &sj(json!({ "a": 2, "b": 3 }))),
-    )
-    .await;
+    let r = send(&gateway(), post_json("/api/trpc/test.add", &sj(json!({ "a": 2, "b": 3 })))).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(
-        r.json(),
-        json!({ "result": { "data": { "json": { "sum": 5 } } } })
-    );
+    assert_eq!(r.json(), json!({ "result": { "data": { "json": { "sum": 5 } } } }));
 }
 
 #[actix_web::test]
 async fn head_is_204() {
-    let r = send(
-        &gateway(),
-        TestRequest::default()
-            .method(actix_web::http::Method::HEAD)
-            .uri("/api/trpc/test.echo"),
-    )
-    .await;
+    let r =
+        send(&gateway(), TestRequest::default().method(actix_web::http::Method::HEAD).uri("/api/trpc/test.echo")).await;
     assert_eq!(r.status, 204);
     assert!(r.body.is_empty());
 }
@@ -273,10 +185,7 @@ async fn head_is_204() {
 fn whole_request_error(r: &Reply, http_status: u16, key: &str, json_rpc: i64) -> Value {
     assert_eq!(r.status, http_status, "{}", r.text());
     let body = r.json();
-    assert!(
-        body.is_object(),
-        "a whole-request failure is one object, not an array: {body}"
-    );
+    assert!(body.is_object(), "a whole-request failure is one object, not an array: {body}");
     let shape = sj_error(&body, http_status, key).clone();
     assert_eq!(shape["code"], json_rpc, "{body}");
     shape
@@ -293,9 +202,7 @@ async fn post_with_a_non_json_content_type_is_415() {
         whole_request_error(&send(&gw, req).await, 415, "UNSUPPORTED_MEDIA_TYPE", -32015);
     }
     // No content type at all is refused too; a charset parameter is fine.
-    let req = TestRequest::post()
-        .uri("/api/trpc/test.add")
-        .set_payload(r#"{"json":{"a":1,"b":2}}"#);
+    let req = TestRequest::post().uri("/api/trpc/test.add").set_payload(r#"{"json":{"a":1,"b":2}}"#);
     whole_request_error(&send(&gw, req).await, 415, "UNSUPPORTED_MEDIA_TYPE", -32015);
     let req = TestRequest::post()
         .uri("/api/trpc/test.add")
@@ -322,47 +229,19 @@ async fn malformed_json_is_a_parse_error() {
 
 #[actix_web::test]
 async fn body_over_the_limit_is_413() {
-    let gw = gateway_with(WireConfig {
-        max_body_bytes: 64,
-        ..WireConfig::default()
-    });
+    let gw = gateway_with(WireConfig { max_body_bytes: 64, ..WireConfig::default() });
     let big = sj(json!({ "a": 1, "b": 2, "padding": "x".repeat(200) }));
-    whole_request_error(
-        &send(&gw, post_json("/api/trpc/test.add", &big)).await,
-        413,
-        "PAYLOAD_TOO_LARGE",
-        -32013,
-    );
+    whole_request_error(&send(&gw, post_json("/api/trpc/test.add", &big)).await, 413, "PAYLOAD_TOO_LARGE", -32013);
     // Under the limit the same route works.
-    assert_eq!(
-        send(
-            &gw,
-            post_json("/api/trpc/test.add", &sj(json!({ "a": 1, "b": 2 })))
-        )
-        .await
-        .status,
-        200
-    );
+    assert_eq!(send(&gw, post_json("/api/trpc/test.add", &sj(json!({ "a": 1, "b": 2 })))).await.status, 200);
 }
 
 #[actix_web::test]
 async fn batch_over_the_limit_fails_whole() {
-    let gw = gateway_with(WireConfig {
-        max_batch_calls: 2,
-        ..WireConfig::default()
-    });
-    let r = send(
-        &gw,
-        get(&trpc_url("test.ping,test.ping,test.ping", true, None)),
-    )
-    .await;
+    let gw = gateway_with(WireConfig { max_batch_calls: 2, ..WireConfig::default() });
+    let r = send(&gw, get(&trpc_url("test.ping,test.ping,test.ping", true, None))).await;
     whole_request_error(&r, 400, "BAD_REQUEST", -32600);
-    assert_eq!(
-        send(&gw, get(&trpc_url("test.ping,test.ping", true, None)))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(send(&gw, get(&trpc_url("test.ping,test.ping", true, None))).await.status, 200);
 }
 
 #[actix_web::test]
@@ -387,25 +266,13 @@ async fn unknown_path_is_404() {
 #[actix_web::test]
 async fn queries_and_mutations_cannot_share_a_post_batch() {
     let body = json!({ "0": sj(valid_echo()), "1": sj(json!({ "a": 1, "b": 2 })) });
-    let r = send(
-        &gateway(),
-        post_json("/api/trpc/test.echo,test.add?batch=1", &body),
-    )
-    .await;
+    let r = send(&gateway(), post_json("/api/trpc/test.echo,test.add?batch=1", &body)).await;
     whole_request_error(&r, 400, "BAD_REQUEST", -32600);
 }
 
 #[actix_web::test]
 async fn batch_input_must_be_an_object() {
-    let r = send(
-        &gateway(),
-        get(&trpc_url(
-            "test.echo",
-            true,
-            Some(&json!([sj(valid_echo())])),
-        )),
-    )
-    .await;
+    let r = send(&gateway(), get(&trpc_url("test.echo", true, Some(&json!([sj(valid_echo())]))))).await;
     assert_eq!(r.status, 400, "{}", r.text());
     sj_error(&r.json()[0], 400, "BAD_REQUEST");
 }
@@ -424,17 +291,9 @@ async fn validation_failure_carries_issues_and_zod_error() {
     assert_eq!(shape["data"]["path"], "test.echo");
     let issue = &shape["data"]["issues"][0];
     assert_eq!(issue["path"], json!(["email"]));
-    assert!(
-        issue["message"].is_string() && issue["code"].is_string(),
-        "{issue}"
-    );
+    assert!(issue["message"].is_string() && issue["code"].is_string(), "{issue}");
     let field_errors = &shape["data"]["zodError"]["fieldErrors"];
-    assert!(
-        field_errors["email"]
-            .as_array()
-            .is_some_and(|e| !e.is_empty()),
-        "{body}"
-    );
+    assert!(field_errors["email"].as_array().is_some_and(|e| !e.is_empty()), "{body}");
     assert!(field_errors.get("password").is_none(), "{body}");
     assert_eq!(shape["data"]["zodError"]["formErrors"], json!([]));
 }
@@ -442,15 +301,7 @@ async fn validation_failure_carries_issues_and_zod_error() {
 #[actix_web::test]
 async fn missing_and_mistyped_fields_are_validation_failures() {
     let gw = gateway();
-    let r = send(
-        &gw,
-        get(&trpc_url(
-            "test.echo",
-            false,
-            Some(&sj(json!({ "email": "a@b.co" }))),
-        )),
-    )
-    .await;
+    let r = send(&gw, get(&trpc_url("test.echo", false, Some(&sj(json!({ "email": "a@b.co" })))))).await;
     assert_eq!(r.status, 400, "{}", r.text());
     let body = r.json();
     let issue = &sj_error(&body, 400, "BAD_REQUEST")["data"]["issues"][0];
@@ -488,10 +339,7 @@ async fn superjson_meta_is_applied() {
     });
     let r = send(&gateway(), get(&trpc_url("test.echo", false, Some(&input)))).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(
-        sj_data(&r.json()),
-        &json!({ "email": "a@b.co", "password": "12345678" })
-    );
+    assert_eq!(sj_data(&r.json()), &json!({ "email": "a@b.co", "password": "12345678" }));
 }
 
 #[actix_web::test]
@@ -510,12 +358,7 @@ async fn unknown_superjson_annotations_are_bad_requests() {
         sj_error(&r.json(), 400, "BAD_REQUEST");
     }
     // The app still answers.
-    assert_eq!(
-        send(&gw, get(&trpc_url("test.ping", false, None)))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(send(&gw, get(&trpc_url("test.ping", false, None))).await.status, 200);
 }
 
 // ---- access ----
@@ -527,18 +370,10 @@ async fn protected_and_admin_procedures() {
     assert_eq!(r.status, 401, "{}", r.text());
     assert_eq!(sj_error(&r.json(), 401, "UNAUTHORIZED")["code"], -32001);
 
-    let r = send(
-        &gw,
-        bearer(get(&trpc_url("test.whoami", false, None)), "nonsense"),
-    )
-    .await;
+    let r = send(&gw, bearer(get(&trpc_url("test.whoami", false, None)), "nonsense")).await;
     assert_eq!(r.status, 401);
 
-    let r = send(
-        &gw,
-        bearer(get(&trpc_url("test.whoami", false, None)), "user"),
-    )
-    .await;
+    let r = send(&gw, bearer(get(&trpc_url("test.whoami", false, None)), "user")).await;
     assert_eq!(r.status, 200);
     assert_eq!(sj_data(&r.json()), "user-1");
 
@@ -550,10 +385,7 @@ async fn protected_and_admin_procedures() {
 
     let r = send(&gw, bearer(get(&admin_only), "admin")).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(
-        sj_data(&r.json()),
-        &json!({ "subject": "admin-1", "reason": "audit" })
-    );
+    assert_eq!(sj_data(&r.json()), &json!({ "subject": "admin-1", "reason": "audit" }));
 }
 
 #[actix_web::test]
@@ -561,12 +393,7 @@ async fn access_is_checked_before_input() {
     let gw = gateway();
     let invalid = trpc_url("test.adminonly", false, Some(&sj(json!({ "reason": "x" }))));
     let r = send(&gw, get(&invalid)).await;
-    assert_eq!(
-        r.status,
-        401,
-        "anonymous caller must not learn about the input: {}",
-        r.text()
-    );
+    assert_eq!(r.status, 401, "anonymous caller must not learn about the input: {}", r.text());
     let r = send(&gw, bearer(get(&invalid), "user")).await;
     assert_eq!(r.status, 403, "{}", r.text());
     let r = send(&gw, bearer(get(&invalid), "admin")).await;
@@ -576,11 +403,7 @@ async fn access_is_checked_before_input() {
     let r = send(&gw, get("/api/trpc/test.adminonly?input=%7Bnope")).await;
     assert_eq!(r.status, 401, "{}", r.text());
     let bad_meta = json!({ "json": {}, "meta": { "values": ["regexp"] } });
-    let r = send(
-        &gw,
-        get(&trpc_url("test.adminonly", false, Some(&bad_meta))),
-    )
-    .await;
+    let r = send(&gw, get(&trpc_url("test.adminonly", false, Some(&bad_meta)))).await;
     assert_eq!(r.status, 401, "{}", r.text());
 }
 
@@ -603,10 +426,7 @@ async fn a_panicking_procedure_is_a_500_and_the_app_survives() {
     let app = app(&gw).await;
     let r = call(&app, get(&trpc_url("test.panic", false, None))).await;
     assert_eq!(r.status, 500, "{}", r.text());
-    assert_eq!(
-        sj_error(&r.json(), 500, "INTERNAL_SERVER_ERROR")["message"],
-        "Internal server error"
-    );
+    assert_eq!(sj_error(&r.json(), 500, "INTERNAL_SERVER_ERROR")["message"], "Internal server error");
     assert_no_secret(&r);
 
     // In a batch only the panicking call fails; then the same app keeps serving.
@@ -630,21 +450,13 @@ async fn throttled_calls_carry_retry_after() {
     let r = send(&gw, get(&trpc_url("test.throttled", false, None))).await;
     assert_eq!(r.status, 429, "{}", r.text());
     assert_eq!(r.header("retry-after"), Some("42"));
-    assert_eq!(
-        sj_error(&r.json(), 429, "TOO_MANY_REQUESTS")["code"],
-        -32029
-    );
+    assert_eq!(sj_error(&r.json(), 429, "TOO_MANY_REQUESTS")["code"], -32029);
 
     let r = send(&gw, get(&trpc_url("test.ping,test.throttled", true, None))).await;
     assert_eq!(r.status, 207);
     assert_eq!(r.header("retry-after"), Some("42"));
 
-    assert_eq!(
-        send(&gw, get(&trpc_url("test.ping", false, None)))
-            .await
-            .header("retry-after"),
-        None
-    );
+    assert_eq!(send(&gw, get(&trpc_url("test.ping", false, None))).await.header("retry-after"), None);
 }
 
 #[actix_web::test]

@@ -58,20 +58,12 @@ impl TestServer {
     pub async fn start_with(settings: Settings) -> Self {
         let prepared = {
             let s = settings.clone();
-            actix_web::rt::task::spawn_blocking(move || prepare(&s))
-                .await
-                .unwrap()
-                .expect("gateway prepares")
+            actix_web::rt::task::spawn_blocking(move || prepare(&s)).await.unwrap().expect("gateway prepares")
         };
         let (server, addr) = build_server(&prepared, &settings).expect("gateway binds");
         let handle = server.handle();
         actix_web::rt::spawn(server);
-        TestServer {
-            base: format!("http://{addr}"),
-            addr,
-            prepared,
-            handle,
-        }
+        TestServer { base: format!("http://{addr}"), addr, prepared, handle }
     }
 
     pub fn browser(&self) -> Browser {
@@ -128,12 +120,7 @@ impl Reply {
     }
     #[track_caller]
     pub fn fails(&self, status: u16, code: &str, message: &str) {
-        assert_eq!(
-            (self.status, self.code()),
-            (status, code),
-            "{:?}",
-            self.body
-        );
+        assert_eq!((self.status, self.code()), (status, code), "{:?}", self.body);
         if !message.is_empty() {
             assert_eq!(self.message(), message, "{:?}", self.body);
         }
@@ -142,15 +129,8 @@ impl Reply {
 
 impl Browser {
     pub fn new(base: &str) -> Self {
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .build()
-            .unwrap();
-        Browser {
-            client,
-            base: base.to_owned(),
-            headers: Vec::new(),
-        }
+        let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+        Browser { client, base: base.to_owned(), headers: Vec::new() }
     }
 
     /// A client without cookies that sends `name: value` on every request.
@@ -173,28 +153,18 @@ impl Browser {
         let headers = res.headers().clone();
         let text = res.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        Reply { status, headers, body }
     }
 
     /// A tRPC mutation with superjson.
     pub async fn mutation(&self, path: &str, input: Value) -> Reply {
-        let req = self
-            .client
-            .post(format!("{}/api/trpc/{path}", self.base))
-            .json(&json!({ "json": input }));
+        let req = self.client.post(format!("{}/api/trpc/{path}", self.base)).json(&json!({ "json": input }));
         self.send(req).await
     }
 
     /// A tRPC mutation without input.
     pub async fn mutation0(&self, path: &str) -> Reply {
-        let req = self
-            .client
-            .post(format!("{}/api/trpc/{path}", self.base))
-            .header("content-type", "application/json");
+        let req = self.client.post(format!("{}/api/trpc/{path}", self.base)).header("content-type", "application/json");
         self.send(req).await
     }
 
@@ -208,27 +178,14 @@ impl Browser {
     }
 
     pub async fn rest_post(&self, path: &str, body: Value) -> Reply {
-        self.send(
-            self.client
-                .post(format!("{}/api/{path}", self.base))
-                .json(&body),
-        )
-        .await
+        self.send(self.client.post(format!("{}/api/{path}", self.base)).json(&body)).await
     }
 
     pub async fn rest_get(&self, path: &str, query: &[(&str, &str)]) -> Reply {
-        self.send(
-            self.client
-                .get(format!("{}/api/{path}", self.base))
-                .query(query),
-        )
-        .await
+        self.send(self.client.get(format!("{}/api/{path}", self.base)).query(query)).await
     }
 
-    pub async fn raw(
-        &self,
-        req: impl FnOnce(&reqwest::Client, &str) -> reqwest::RequestBuilder,
-    ) -> Reply {
+    pub async fn raw(&self, req: impl FnOnce(&reqwest::Client, &str) -> reqwest::RequestBuilder) -> Reply {
         self.send(req(&self.client, &self.base)).await
     }
 }
@@ -239,35 +196,18 @@ pub const ADMIN_PASSWORD: &str = "admin-password";
 /// Creates the admin; the returned browser is signed in as it.
 pub async fn admin(server: &TestServer) -> Browser {
     let b = server.browser();
-    let r = b
-        .mutation(
-            "auth.createAdmin",
-            json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
-        )
-        .await;
+    let r = b.mutation("auth.createAdmin", json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await;
     assert_eq!(r.ok(), &json!(true));
     b
 }
 
 /// Invites and registers a user; the returned browser is signed in as it.
-pub async fn user(
-    server: &TestServer,
-    admin: &Browser,
-    email: &str,
-    password: &str,
-) -> (Browser, String) {
-    let inv = admin
-        .mutation("admin.createUserInvitation", json!({ "email": email }))
-        .await;
+pub async fn user(server: &TestServer, admin: &Browser, email: &str, password: &str) -> (Browser, String) {
+    let inv = admin.mutation("admin.createUserInvitation", json!({ "email": email })).await;
     let inv = inv.ok().clone();
     let b = server.browser();
     let id = inv["authId"].as_str().unwrap().to_owned();
-    let r = b
-        .mutation(
-            "auth.createUser",
-            json!({"id": id, "token": inv["token"], "password": password}),
-        )
-        .await;
+    let r = b.mutation("auth.createUser", json!({"id": id, "token": inv["token"], "password": password})).await;
     assert_eq!(r.ok(), &json!(true));
     (b, id)
 }

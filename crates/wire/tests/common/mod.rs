@@ -19,8 +19,8 @@ use actix_web::web::Bytes;
 use actix_web::{App, HttpServer};
 use futures_util::future::BoxFuture;
 use gateway_wire::{
-    Access, Authenticator, CredentialSource, Ctx, Gateway, Identity, Kind, NoInput, Procedure,
-    Registry, RpcError, WireConfig, response_headers,
+    Access, Authenticator, CredentialSource, Ctx, Gateway, Identity, Kind, NoInput, Procedure, Registry, RpcError,
+    WireConfig, response_headers,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -80,94 +80,38 @@ macro_rules! procedure {
     };
 }
 
-procedure!(Echo, "test.echo", Query, Public, |_ctx,
-                                              input: EchoInput|
- -> EchoInput {
-    Ok(input)
-});
-procedure!(Add, "test.add", Mutation, Public, |_ctx,
-                                               input: AddInput|
- -> Sum {
-    Ok(Sum {
-        sum: input.a + input.b,
-    })
-});
-procedure!(Ping, "test.ping", Query, Public, |_ctx,
-                                              _input: NoInput|
- -> String {
-    Ok("pong".into())
-});
-procedure!(RawEcho, "test.raw", Query, Public, |_ctx,
-                                                input: Raw|
- -> Value {
-    Ok(input.0)
-});
-procedure!(Slow, "test.slow", Query, Public, |_ctx,
-                                              _input: NoInput|
- -> String {
+procedure!(Echo, "test.echo", Query, Public, |_ctx, input: EchoInput| -> EchoInput { Ok(input) });
+procedure!(Add, "test.add", Mutation, Public, |_ctx, input: AddInput| -> Sum { Ok(Sum { sum: input.a + input.b }) });
+procedure!(Ping, "test.ping", Query, Public, |_ctx, _input: NoInput| -> String { Ok("pong".into()) });
+procedure!(RawEcho, "test.raw", Query, Public, |_ctx, input: Raw| -> Value { Ok(input.0) });
+procedure!(Slow, "test.slow", Query, Public, |_ctx, _input: NoInput| -> String {
     tokio::time::sleep(SLOW).await;
     Ok("done".into())
 });
-procedure!(Fail, "test.fail", Query, Public, |_ctx,
-                                              _input: NoInput|
- -> String {
-    Err(RpcError::internal(format!(
-        "connect {SECRET} failed: relation \"users\" does not exist"
-    )))
+procedure!(Fail, "test.fail", Query, Public, |_ctx, _input: NoInput| -> String {
+    Err(RpcError::internal(format!("connect {SECRET} failed: relation \"users\" does not exist")))
 });
-procedure!(Panic, "test.panic", Query, Public, |_ctx,
-                                                _input: NoInput|
- -> String {
-    panic!("boom: {SECRET}")
+procedure!(Panic, "test.panic", Query, Public, |_ctx, _input: NoInput| -> String { panic!("boom: {SECRET}") });
+procedure!(Throttled, "test.throttled", Query, Public, |_ctx, _input: NoInput| -> String {
+    Err(RpcError::too_many_requests(42))
 });
-procedure!(
-    Throttled,
-    "test.throttled",
-    Query,
-    Public,
-    |_ctx, _input: NoInput| -> String { Err(RpcError::too_many_requests(42)) }
-);
-procedure!(
-    SetsCookie,
-    "test.cookie",
-    Query,
-    Public,
-    |ctx, _input: NoInput| -> String {
-        ctx.set_cookie(
-            gateway_wire::Cookie::build("flavour", "oat")
-                .path("/")
-                .http_only(true)
-                .finish(),
-        );
-        ctx.set_header("x-test", "yes");
-        Ok("ok".into())
-    }
-);
-procedure!(
-    WhoAmI,
-    "test.whoami",
-    Query,
-    Protected,
-    |ctx, _input: NoInput| -> String { Ok(ctx.caller()?.subject.clone()) }
-);
-procedure!(
-    AdminOnly,
-    "test.adminonly",
-    Query,
-    Admin,
-    |ctx, input: AdminInput| -> Value {
-        Ok(json!({ "subject": ctx.caller()?.subject, "reason": input.reason }))
-    }
-);
+procedure!(SetsCookie, "test.cookie", Query, Public, |ctx, _input: NoInput| -> String {
+    ctx.set_cookie(gateway_wire::Cookie::build("flavour", "oat").path("/").http_only(true).finish());
+    ctx.set_header("x-test", "yes");
+    Ok("ok".into())
+});
+procedure!(WhoAmI, "test.whoami", Query, Protected, |ctx, _input: NoInput| -> String {
+    Ok(ctx.caller()?.subject.clone())
+});
+procedure!(AdminOnly, "test.adminonly", Query, Admin, |ctx, input: AdminInput| -> Value {
+    Ok(json!({ "subject": ctx.caller()?.subject, "reason": input.reason }))
+});
 
 /// `Bearer user` is a plain user, `Bearer admin` an administrator; anything else is anonymous.
 pub struct TestAuth;
 
 impl Authenticator for TestAuth {
-    fn authenticate<'a>(
-        &'a self,
-        ctx: &'a Ctx,
-    ) -> BoxFuture<'a, Result<Option<Identity>, RpcError>> {
+    fn authenticate<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Result<Option<Identity>, RpcError>> {
         Box::pin(async move {
             let identity = |subject: &str, admin| Identity {
                 subject: subject.into(),
@@ -212,11 +156,7 @@ pub fn gateway() -> Arc<Gateway> {
 /// The app as the server mounts it: gateway routes, security headers, request ids.
 pub async fn app(
     gateway: &Arc<Gateway>,
-) -> impl Service<
-    actix_http::Request,
-    Response = ServiceResponse<impl MessageBody>,
-    Error = actix_web::Error,
-> {
+) -> impl Service<actix_http::Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error> {
     test::init_service(
         App::new()
             .configure(|c| gateway.configure(c))
@@ -236,12 +176,8 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "body is not JSON ({e}): {:?}",
-                String::from_utf8_lossy(&self.body)
-            )
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -261,22 +197,9 @@ where
     let status = res.status().as_u16();
     let headers = res.headers().clone();
     let body = test::read_body(res).await;
-    let reply = Reply {
-        status,
-        headers,
-        body,
-    };
-    assert_eq!(
-        reply.header("x-content-type-options"),
-        Some("nosniff"),
-        "{reply:?}"
-    );
-    assert!(
-        reply
-            .header("x-request-id")
-            .is_some_and(|id| !id.is_empty()),
-        "{reply:?}"
-    );
+    let reply = Reply { status, headers, body };
+    assert_eq!(reply.header("x-content-type-options"), Some("nosniff"), "{reply:?}");
+    assert!(reply.header("x-request-id").is_some_and(|id| !id.is_empty()), "{reply:?}");
     reply
 }
 
@@ -309,11 +232,7 @@ pub fn trpc_url(paths: &str, batch: bool, input: Option<&Value>) -> String {
         params.push(("input", input.to_string()));
     }
     let query = serde_urlencoded::to_string(&params).expect("encodable");
-    if query.is_empty() {
-        format!("/api/trpc/{paths}")
-    } else {
-        format!("/api/trpc/{paths}?{query}")
-    }
+    if query.is_empty() { format!("/api/trpc/{paths}") } else { format!("/api/trpc/{paths}?{query}") }
 }
 
 pub fn get(uri: &str) -> TestRequest {
@@ -321,10 +240,7 @@ pub fn get(uri: &str) -> TestRequest {
 }
 
 pub fn post_json(uri: &str, body: &Value) -> TestRequest {
-    TestRequest::post()
-        .uri(uri)
-        .insert_header(("content-type", "application/json"))
-        .set_payload(body.to_string())
+    TestRequest::post().uri(uri).insert_header(("content-type", "application/json")).set_payload(body.to_string())
 }
 
 pub fn bearer(req: TestRequest, token: &str) -> TestRequest {
@@ -340,14 +256,8 @@ pub fn sj_data(item: &Value) -> &Value {
 /// Checks a superjson tRPC error item `{"error": {"json": shape}}` and returns the shape.
 pub fn sj_error<'a>(item: &'a Value, http_status: u16, key: &str) -> &'a Value {
     let shape = &item["error"]["json"];
-    assert!(
-        shape["message"].is_string(),
-        "error without a message: {item}"
-    );
-    assert!(
-        shape["code"].is_i64(),
-        "error without a numeric code: {item}"
-    );
+    assert!(shape["message"].is_string(), "error without a message: {item}");
+    assert!(shape["code"].is_i64(), "error without a numeric code: {item}");
     assert_eq!(shape["data"]["code"], key, "{item}");
     assert_eq!(shape["data"]["httpStatus"], http_status, "{item}");
     shape
@@ -376,10 +286,7 @@ impl TestServer {
         let server = server.run();
         let handle = server.handle();
         actix_web::rt::spawn(server);
-        Self {
-            base: format!("http://{addr}"),
-            handle,
-        }
+        Self { base: format!("http://{addr}"), handle }
     }
 
     pub fn url(&self, path_and_query: &str) -> String {
