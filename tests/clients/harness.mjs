@@ -54,9 +54,21 @@ async function pgClient(url) {
   return client;
 }
 
+/** Connects to the TEST_DATABASE_URL server (its `postgres` database if the named one is missing). */
+async function adminClient(baseUrl) {
+  try {
+    return await pgClient(baseUrl);
+  } catch (e) {
+    if (e.code !== '3D000') throw e; // invalid_catalog_name: the database does not exist
+    const u = new URL(baseUrl);
+    u.pathname = '/postgres';
+    return pgClient(u.toString());
+  }
+}
+
 async function createDatabase(baseUrl) {
   const name = `gw_client_${randomBytes(6).toString('hex')}`;
-  const client = await pgClient(baseUrl);
+  const client = await adminClient(baseUrl);
   try {
     await client.query(`CREATE DATABASE "${name}"`);
   } finally {
@@ -68,7 +80,7 @@ async function createDatabase(baseUrl) {
 }
 
 async function dropDatabase(baseUrl, name) {
-  const client = await pgClient(baseUrl);
+  const client = await adminClient(baseUrl);
   try {
     await client.query(
       'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
@@ -406,7 +418,8 @@ export class PinSource {
       if (step === cur - 1 && remaining < 3000) { await sleep(remaining + 100); continue; }
       if (step > cur + 1) { await sleep(remaining + 100); continue; }
       this.last = step;
-      return hotp(this.key, step);
+      this.lastPin = hotp(this.key, step);
+      return this.lastPin;
     }
   }
   /** A six-digit pin that is valid for none of the steps near now. */

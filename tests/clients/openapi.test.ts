@@ -71,7 +71,10 @@ test('OpenAPI: generateToken, then auth.get with Authorization: Bearer; auth.one
   const l = api();
   const login = await l.client.POST('/auth.login', { body: { email: adminEmail, password: h.PASSWORD } });
   assert.equal(login.response.status, 200, JSON.stringify(login.error));
-  const gen = await l.client.POST('/auth.generateToken');
+  // The document declares no request body for input-less mutations, so openapi-fetch sends
+  // neither a body nor a Content-Type; say application/json explicitly here (the body-less
+  // case has its own test below).
+  const gen = await l.client.POST('/auth.generateToken', { headers: { 'Content-Type': 'application/json' } });
   assert.equal(gen.response.status, 200, JSON.stringify(gen.error));
   const token = gen.data?.token;
   assert.equal(typeof token, 'string');
@@ -100,6 +103,20 @@ test('OpenAPI: generateToken, then auth.get with Authorization: Bearer; auth.one
   const anon = await api().client.GET('/auth.get');
   assert.equal(anon.response.status, 401);
   assert.equal((anon.error as unknown as ApiError).code, 'UNAUTHORIZED');
+});
+
+test('OpenAPI: an input-less mutation called as the generated client sends it (POST, no body, no Content-Type)', T, async () => {
+  const l = api();
+  const login = await l.client.POST('/auth.login', { body: { email: adminEmail, password: h.PASSWORD } });
+  assert.equal(login.response.status, 200, JSON.stringify(login.error));
+  const v = await l.client.POST('/auth.verifyToken');
+  const sent = l.fetch.requests.at(-1);
+  assert.equal(sent?.headers['content-type'], undefined, 'openapi-fetch sends no Content-Type without a body');
+  assert.equal(v.response.status, 200, `POST /api/auth.verifyToken without body: ${JSON.stringify(v.error)}`);
+  assert.equal(v.data, true);
+  const gen = await l.client.POST('/auth.generateToken');
+  assert.equal(gen.response.status, 200, JSON.stringify(gen.error));
+  assert.equal(typeof gen.data?.token, 'string');
 });
 
 test('OpenAPI errors: wrong password → 400 {message, code}; validation → 400 with issues', T, async () => {

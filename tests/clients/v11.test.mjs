@@ -332,7 +332,8 @@ test('2FA: setup, login challenge (no session), verifyLogin2FA, disable2FA', T, 
 
   await rejects(c.trpc.auth.verify2FASetup.mutate({ pin: pins.wrong(), secret: gen.secret }),
     { code: 'BAD_REQUEST', httpStatus: 400, message: 'Invalid 2FA code' });
-  const enabled = await c.trpc.auth.verify2FASetup.mutate({ pin: await pins.next(), secret: gen.secret });
+  const setupPin = await pins.next();
+  const enabled = await c.trpc.auth.verify2FASetup.mutate({ pin: setupPin, secret: gen.secret });
   assertAuthShape(enabled);
   assert.equal(enabled.is2FAEnabled, true);
   assert.equal(enabled.secret, null, 'secret never returned');
@@ -354,6 +355,9 @@ test('2FA: setup, login challenge (no session), verifyLogin2FA, disable2FA', T, 
     { code: 'UNAUTHORIZED', httpStatus: 401 });
 
   await rejects(l.trpc.auth.verifyLogin2FA.mutate({ pin: pins.wrong(), id: user.authId }),
+    { code: 'BAD_REQUEST', httpStatus: 400, message: 'Invalid 2FA code' });
+  // The setup pin was accepted once: not again (replay fix).
+  await rejects(l.trpc.auth.verifyLogin2FA.mutate({ pin: setupPin, id: user.authId }),
     { code: 'BAD_REQUEST', httpStatus: 400, message: 'Invalid 2FA code' });
   assert.equal(await l.trpc.auth.verifyLogin2FA.mutate({ pin: await pins.next(), id: user.authId }), true);
   assert.ok(l.jar.has('auth_session'), 'session cookie after the pin');
@@ -459,4 +463,67 @@ test('TOO_MANY_REQUESTS 429 after 5 wrong logins from one source address; other 
 
   const other = client();
   assert.equal((await other.trpc.auth.login.mutate({ email: user.email, password: user.password })).authId, user.authId);
+});
+
+test('superjson meta from the real client: undefined fields are absent (auth.update keeps the email)', T, async () => {
+  const user = await newUser();
+  const c = client({ jar: user.jar });
+  const out = await c.trpc.auth.update.mutate({ email: undefined, password: undefined, image: '/avatars/avatar-3.png' });
+  assert.equal(out.email, user.email, 'email unchanged');
+  assert.equal(out.image, '/avatars/avatar-3.png');
+  const me = await c.trpc.auth.get.query();
+  assert.equal(me.image, '/avatars/avatar-3.png');
+});
+
+test('a password change revokes the other sessions and the API token, not the current session', T, async () => {
+  const user = await newUser();
+  const a = client({ jar: user.jar });
+  const token = (await a.trpc.auth.generateToken.mutate()).token;
+  const b = client();
+  await b.trpc.auth.login.mutate({ email: user.email, password: user.password });
+  assert.equal((await b.trpc.auth.get.query()).id, user.authId);
+  const newPassword = 'brand new password';
+  await a.trpc.auth.update.mutate({ password: newPassword, currentPassword: user.password });
+  assert.equal((await a.trpc.auth.get.query()).id, user.authId, 'the current session survives');
+  await rejects(b.trpc.auth.get.query(), { code: 'UNAUTHORIZED', httpStatus: 401 });
+  await rejects(client({ headers: { authorization: `Bearer ${token}` } }).trpc.auth.get.query(), { code: 'UNAUTHORIZED', httpStatus: 401 });
+  await rejects(client().trpc.auth.login.mutate({ email: user.email, password: user.password }),
+    { code: 'BAD_REQUEST', httpStatus: 400, message: 'Credentials do not match' });
+  assert.equal((await client().trpc.auth.login.mutate({ email: user.email, password: newPassword })).authId, user.authId);
+});
+
+test('auth.updateByAdmin: password reset revokes the user\'s sessions; rol ignored; unknown id NOT_FOUND', T, async () => {
+  const a = await getAdmin();
+  const user = await newUser();
+  const u = client({ jar: user.jar });
+  assert.equal((await u.trpc.auth.get.query()).id, user.authId);
+  const ad = client({ jar: a.jar.clone() });
+  const reset = 'reset by the admin';
+  const out = await ad.trpc.auth.updateByAdmin.mutate({ id: user.authId, password: reset, rol: 'admin' });
+  assert.equal(out.id, user.authId);
+  assert.equal(out.rol, 'user', 'rol ignored');
+  await rejects(u.trpc.auth.get.query(), { code: 'UNAUTHORIZED', httpStatus: 401 });
+  assert.equal((await client().trpc.auth.login.mutate({ email: user.email, password: reset })).authId, user.authId);
+  await rejects(ad.trpc.auth.updateByAdmin.mutate({ id: 'no-such-auth', email: h.uniqueEmail('x') }),
+    { code: 'NOT_FOUND', httpStatus: 404, message: 'Auth not found' });
+  await rejects(ad.trpc.auth.updateByAdmin.mutate({ id: user.authId, email: a.email }),
+    { code: 'BAD_REQUEST', httpStatus: 400, message: 'Email already exists' });
+});
+
+test('httpBatchLink: a batch of 50 calls passes; 51 fail as a whole with BAD_REQUEST', T, async () => {
+  const a = await getAdmin();
+  const c = client({ jar: a.jar.clone() });
+  const ok = await Promise.all(Array.from({ length: 50 }, () => c.trpc.auth.get.query()));
+  assert.equal(c.fetch.requests.length, 1);
+  assert.ok(ok.every((m) => m.id === a.authId));
+  c.fetch.reset();
+  const res = await Promise.allSettled(Array.from({ length: 51 }, () => c.trpc.auth.get.query()));
+  assert.equal(c.fetch.requests.length, 1);
+  assert.equal(c.fetch.requests[0].status, 400);
+  for (const r of res) {
+    assert.equal(r.status, 'rejected');
+    assert.ok(r.reason instanceof TRPCClientError);
+    assert.equal(r.reason.data?.code, 'BAD_REQUEST');
+    assert.equal(r.reason.data?.httpStatus, 400);
+  }
 });

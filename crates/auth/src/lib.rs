@@ -28,13 +28,17 @@ pub struct AuthService {
     root_key: RootKey,
     /// Verified for unknown emails so that they cost what a wrong password costs.
     dummy_hash: String,
+    cpu: workers::CpuPool,
+    verified: tokens::VerifiedTokens,
 }
 
 impl AuthService {
     /// Computes the dummy hash (one bcrypt at the configured cost): call off the async workers.
     pub fn new(store: Store, config: AuthConfig, root_key: RootKey) -> Self {
         let dummy_hash = password::dummy_hash(config.bcrypt_cost);
-        Self { store, config, root_key, dummy_hash }
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let (cpu, verified) = (workers::CpuPool::new(cores), tokens::VerifiedTokens::default());
+        Self { store, config, root_key, dummy_hash, cpu, verified }
     }
 
     pub fn store(&self) -> &Store {

@@ -15,7 +15,7 @@ use crate::io::*;
 use crate::sessions::{CHALLENGE_COOKIE, cookie, removal_cookie};
 use crate::throttle::{self, Keys};
 use crate::tokens::TokenKind;
-use crate::workers::{cpu, db, store_error, with_conn};
+use crate::workers::{db, store_error, with_conn};
 use crate::{password, totp};
 
 const CREDENTIALS_DO_NOT_MATCH: &str = "Credentials do not match";
@@ -54,13 +54,13 @@ impl AuthService {
 
     async fn hash_password(&self, plain: String) -> Result<String, RpcError> {
         let cost = self.config.bcrypt_cost;
-        cpu(move || password::hash(&plain, cost)).await?.map_err(|_| bad("Password is too long"))
+        self.cpu.run(move || password::hash(&plain, cost)).await?.map_err(|_| bad("Password is too long"))
     }
 
     async fn verify_password(&self, plain: String, hash: Option<String>) -> Result<bool, RpcError> {
         // Unknown accounts are checked against a dummy hash: same answer, about the same time.
         let hash = hash.unwrap_or_else(|| self.dummy_hash.clone());
-        cpu(move || password::verify(&plain, &hash)).await
+        self.cpu.run(move || password::verify(&plain, &hash)).await
     }
 
     pub async fn create_admin(self: &Arc<Self>, ctx: &Ctx, input: Credentials) -> Result<bool, RpcError> {
@@ -214,7 +214,12 @@ impl AuthService {
     }
 
     pub async fn get(self: &Arc<Self>, ctx: &Ctx, _: NoInput) -> Result<Auth, RpcError> {
-        Ok(self.load_auth(self.caller(ctx)?.subject.clone()).await?.into())
+        let caller = self.caller(ctx)?;
+        // The authenticator loaded the account with the session: no second query.
+        match caller.details::<AuthRow>() {
+            Some(row) => Ok(row.clone().into()),
+            None => Ok(self.load_auth(caller.subject.clone()).await?.into()),
+        }
     }
 
     pub async fn logout(self: &Arc<Self>, ctx: &Ctx, _: NoInput) -> Result<bool, RpcError> {
@@ -317,7 +322,7 @@ impl AuthService {
         let row = self.load_auth(self.caller(ctx)?.subject.clone()).await?;
         let secret = totp::new_secret();
         let uri = totp::otpauth_uri(&row.email, &secret);
-        let qr_code_url = cpu(move || totp::qr_data_url(&uri)).await?;
+        let qr_code_url = self.cpu.run(move || totp::qr_data_url(&uri)).await?;
         Ok(TwoFactorSecret { qr_code_url, secret })
     }
 
@@ -368,7 +373,7 @@ impl AuthService {
     /// `admin_auth`: the inviting admin's auth id; `None`: the first admin (operator command).
     pub async fn invite(&self, admin_auth: Option<String>, email: String) -> Result<Invitation, RpcError> {
         let cost = self.config.bcrypt_cost;
-        let unusable = cpu(move || password::unusable(cost)).await?;
+        let unusable = self.cpu.run(move || password::unusable(cost)).await?;
         let auth_id = new_id();
         let token = hex_token();
         let expiration_date = iso(unix_now() + self.config.invitation_ttl.as_secs() as i64);
@@ -413,8 +418,7 @@ impl AuthService {
 
     /// Operator escape hatch: sets a password by email and revokes all the account's sessions.
     pub async fn reset_password(&self, email: String, new_password: String) -> Result<String, RpcError> {
-        let cost = self.config.bcrypt_cost;
-        let hash = cpu(move || password::hash(&new_password, cost)).await?.map_err(|_| bad("Password is too long"))?;
+        let hash = self.hash_password(new_password).await?;
         let email = email.to_lowercase();
         with_conn(&self.store, move |c| {
             let row = auth::find_by_email(c, &email)?.ok_or(StoreError::NotFound)?;

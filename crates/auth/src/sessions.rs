@@ -74,7 +74,7 @@ impl AuthService {
 
     /// The identity behind one credential, if it is valid right now.
     async fn resolve(&self, ctx: &Ctx, token: &str, source: CredentialSource) -> Result<Option<Identity>, RpcError> {
-        let Some(claims) = self.root_key.verify(token) else {
+        let Some(claims) = self.verified.verify(&self.root_key, token) else {
             return Ok(None);
         };
         let expected = if source == CredentialSource::Cookie { TokenKind::Session } else { TokenKind::ApiToken };
@@ -94,7 +94,13 @@ impl AuthService {
         if source == CredentialSource::Cookie {
             self.refresh_if_old(ctx, row, now).await?;
         }
-        Ok(Some(Identity { subject: auth.id, admin: auth.rol == "admin", session_id: claims.session_id, source }))
+        Ok(Some(Identity {
+            subject: auth.id.clone(),
+            admin: auth.rol == "admin",
+            session_id: claims.session_id,
+            source,
+            details: Some(Arc::new(auth)),
+        }))
     }
 
     /// Rolling sessions: a session used in the second half of its life gets a fresh cookie.
@@ -123,10 +129,10 @@ impl Authenticator for SessionAuthenticator {
                 (ctx.api_key(), CredentialSource::ApiKey),
             ];
             for (token, source) in candidates {
-                if let Some(token) = token.filter(|t| !t.is_empty()) {
-                    if let Some(identity) = self.0.resolve(ctx, token, source).await? {
-                        return Ok(Some(identity));
-                    }
+                if let Some(token) = token.filter(|t| !t.is_empty())
+                    && let Some(identity) = self.0.resolve(ctx, token, source).await?
+                {
+                    return Ok(Some(identity));
                 }
             }
             Ok(None)

@@ -122,6 +122,29 @@ impl RootKey {
     }
 }
 
+/// Tokens whose signature was checked, so that a busy client costs one check, not one per
+/// request. Only the signature is remembered: expiry and revocation are checked every time.
+#[derive(Default)]
+pub struct VerifiedTokens(std::sync::Mutex<std::collections::HashMap<String, Claims>>);
+
+impl VerifiedTokens {
+    const CAPACITY: usize = 50_000;
+
+    pub fn verify(&self, key: &RootKey, token: &str) -> Option<Claims> {
+        if let Some(claims) = self.0.lock().ok().and_then(|m| m.get(token).cloned()) {
+            return Some(claims);
+        }
+        let claims = key.verify(token)?;
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= Self::CAPACITY {
+                map.clear();
+            }
+            map.insert(token.to_owned(), claims.clone());
+        }
+        Some(claims)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

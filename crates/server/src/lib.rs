@@ -73,7 +73,7 @@ pub fn build_server(prepared: &Prepared, settings: &Settings) -> anyhow::Result<
             .configure(|c| gateway.configure(c))
             .default_service(web::to(gateway_wire::not_found))
             .wrap(from_fn(gateway_wire::response_headers))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<gateway_wire::RequestSpan>::new())
     })
     // Slow or stalled clients do not hold a worker: headers must arrive within 5 s.
     .client_request_timeout(Duration::from_secs(5))

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 /// Runs `scenario` against a fresh gateway on each backend.
 macro_rules! on_every_backend {
     ($scenario:ident) => {
-        for url in fresh_urls() {
-            let server = TestServer::start(&url).await;
+        for db in fresh_databases() {
+            let server = TestServer::start(&db.url).await;
             $scenario(&server).await;
             server.stop().await;
         }

@@ -26,9 +26,12 @@ struct Process {
 }
 
 impl Process {
+    #[allow(clippy::zombie_processes)] // Drop kills and waits for the child.
     fn start(data_dir: &std::path::Path, extra: &[&str]) -> Process {
-        let mut args = vec!["serve", "--bind", "127.0.0.1:0", "--bcrypt-cost", "4", "--data-dir"];
-        args.push(data_dir.to_str().unwrap());
+        let mut args = vec!["serve", "--bind", "127.0.0.1:0", "--data-dir", data_dir.to_str().unwrap()];
+        if !extra.contains(&"--bcrypt-cost") {
+            args.extend(["--bcrypt-cost", "4"]);
+        }
         args.extend_from_slice(extra);
         let mut child = gateway(&args).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
         let (tx, log) = mpsc::channel();
@@ -247,10 +250,11 @@ fn operator_commands_invite_and_reset_passwords() {
 
 #[tokio::test]
 async fn two_replicas_on_one_postgres_share_sessions_revocations_and_throttles() {
-    let Some(url) = common::fresh_urls().into_iter().find(|u| u.starts_with("postgres")) else {
+    let Some(db) = common::fresh_databases().into_iter().find(|d| d.url.starts_with("postgres")) else {
         eprintln!("skipped: TEST_DATABASE_URL is not set");
         return;
     };
+    let url = db.url.clone();
     let key = gateway_auth::RootKey::generate().to_hex();
     let start = |name: &str| {
         let dir = common::temp_dir(name);

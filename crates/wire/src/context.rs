@@ -1,6 +1,7 @@
 //! The per-request context procedures and the authenticator see: who calls, from
 //! where, under which request id, and a place to put cookies and headers.
 
+use std::any::Any;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
@@ -19,7 +20,7 @@ pub enum CredentialSource {
 }
 
 /// A verified caller.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Identity {
     /// The account id.
     pub subject: String,
@@ -27,6 +28,25 @@ pub struct Identity {
     /// The session (or API token) the credential belongs to.
     pub session_id: String,
     pub source: CredentialSource,
+    /// Whatever the authenticator loaded along the way (the account record, say), so that
+    /// procedures need not load it again.
+    pub details: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+impl Identity {
+    pub fn details<T: 'static>(&self) -> Option<&T> {
+        self.details.as_deref().and_then(|d| d.downcast_ref())
+    }
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("subject", &self.subject)
+            .field("admin", &self.admin)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Turns a request's credentials into an identity. `Ok(None)` means anonymous: a missing,

@@ -16,7 +16,7 @@ pub use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 pub use context::{Authenticator, CredentialSource, Ctx, Identity, RequestInfo};
 pub use dispatch::{Call, Verb, dispatch};
 pub use error::{ErrorCode, Issue, RpcError, VALIDATION_FAILED};
-pub use gateway::{Gateway, ReadinessCheck, WireConfig, not_found, response_headers};
+pub use gateway::{Gateway, ReadinessCheck, RequestSpan, WireConfig, not_found, response_headers};
 pub use procedure::{Access, Kind, NoInput, Procedure};
 pub use registry::{ProcedureInfo, Registry, decode_input};
 pub use rest::coerce_query;

@@ -11,7 +11,7 @@ use gateway_server::{Prepared, Settings, build_server, prepare};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
-pub use gateway_store::testing::fresh_urls;
+pub use gateway_store::testing::fresh as fresh_databases;
 
 #[derive(Parser)]
 struct Only {

@@ -118,6 +118,7 @@ impl Authenticator for TestAuth {
                 admin,
                 session_id: format!("session-of-{subject}"),
                 source: CredentialSource::Bearer,
+                details: None,
             };
             Ok(match ctx.bearer() {
                 Some("user") => Some(identity("user-1", false)),
