@@ -469,3 +469,55 @@ async fn a_challenge_is_spent_after_five_wrong_pins() {
     }
     on_every_backend!(scenario);
 }
+
+#[actix_web::test]
+async fn rejected_calls_change_nothing() {
+    async fn scenario(s: &TestServer) {
+        let a = admin(s).await;
+        let (u, uid) = user(s, &a, "user@example.com", "user-password").await;
+        let pending = a.mutation("admin.createUserInvitation", json!({"email": "pending@example.com"})).await;
+        let pending = pending.ok().clone();
+        let before = gateway_store::testing::snapshot(&s.prepared.store);
+        let anon = s.browser();
+        let trpc = |path: &str| format!("{}/api/trpc/{path}", s.base);
+        let big = "x".repeat(1024 * 1024 + 1);
+        let batch51 = vec!["auth.get"; 51].join(",");
+
+        let rejected = vec![
+            anon.mutation("auth.createAdmin", json!({"email": "b@example.com", "password": "password-1"})).await,
+            anon.mutation("auth.createUser", json!({"id": uid, "token": pending["token"], "password": "password-1"})).await,
+            anon.mutation("auth.createUser", json!({"id": pending["authId"], "token": "nope", "password": "password-1"}))
+                .await,
+            u.mutation("auth.update", json!({"email": ADMIN_EMAIL, "password": null})).await,
+            u.mutation("auth.update", json!({"email": null, "password": "password-2"})).await,
+            u.query("auth.one", json!({"id": uid})).await,
+            u.mutation("auth.updateByAdmin", json!({"id": uid, "password": "password-2"})).await,
+            u.mutation("admin.createUserInvitation", json!({"email": "z@example.com"})).await,
+            a.mutation("admin.createUserInvitation", json!({"email": "user@example.com"})).await,
+            anon.mutation("auth.verifyLogin2FA", json!({"id": uid, "pin": "123456"})).await,
+            anon.mutation("auth.login", json!({"email": "not-an-email", "password": "short"})).await,
+            anon.mutation0("auth.logout").await,
+            anon.raw(|c, _| c.post(trpc("auth.createAdmin")).header("content-type", "application/json").body("{nope")).await,
+            anon.raw(|c, _| c.post(trpc("auth.createAdmin")).header("content-type", "text/plain").body("{}")).await,
+            anon.raw(|c, _| c.post(trpc("auth.nothing")).header("content-type", "application/json").body("{}")).await,
+            anon.raw(|c, _| c.post(trpc("auth.createAdmin")).header("content-type", "application/json").body(big.clone()))
+                .await,
+            a.raw(|c, _| c.get(format!("{}?batch=1", trpc(&batch51)))).await,
+            a.raw(|c, _| c.get(trpc("auth.generateToken"))).await,
+            anon.raw(|c, _| {
+                c.post(trpc("auth.createAdmin")).header("content-type", "application/json").body(
+                    json!({"json": {"email": "c@example.com", "password": "password-1"}, "meta": {"values": {"email": ["regexp"]}}})
+                        .to_string(),
+                )
+            })
+            .await,
+            anon.rest_post("auth.createAdmin", json!({"email": "c@example.com"})).await,
+            a.rest_get("auth.updateByAdmin", &[("id", &uid)]).await,
+        ];
+        for (i, reply) in rejected.iter().enumerate() {
+            assert!(reply.status >= 400 && reply.status < 500, "call {i} was not refused: {reply:?}");
+        }
+        assert_eq!(gateway_store::testing::snapshot(&s.prepared.store), before, "a rejected call changed the store");
+    }
+    on_every_backend!(scenario);
+}

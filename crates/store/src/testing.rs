@@ -98,3 +98,21 @@ fn unique_suffix() -> String {
     h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
     format!("{:016x}", h.finish())
 }
+
+/// Every row of every table, in a stable order: compare two snapshots to show that a
+/// rejected call changed nothing.
+pub fn snapshot(store: &crate::Store) -> String {
+    use crate::schema::*;
+    use diesel::prelude::*;
+    let mut conn = store.conn().expect("a connection for the snapshot");
+    let c = &mut *conn;
+    let auths: Vec<crate::auth::AuthRow> = auth::table.order(auth::id).load(c).expect("auth rows");
+    let admins: Vec<crate::admin::AdminRow> = admin::table.order(admin::admin_id).load(c).expect("admin rows");
+    let users: Vec<crate::invitation::InvitationRow> = user::table.order(user::user_id).load(c).expect("user rows");
+    let sessions: Vec<crate::session::SessionRow> = session::table.order(session::id).load(c).expect("session rows");
+    let failures: Vec<(i64, String, i64)> =
+        throttle_failure::table.order(throttle_failure::id).load(c).expect("throttle rows");
+    let challenges: Vec<crate::challenge::ChallengeRow> =
+        login_challenge::table.order(login_challenge::id).load(c).expect("challenge rows");
+    format!("{auths:?}\n{admins:?}\n{users:?}\n{sessions:?}\n{failures:?}\n{challenges:?}")
+}

@@ -1,7 +1,7 @@
 //! The OpenAPI (REST) surface: `GET /api/{path}?field=value` for queries and
 //! `POST /api/{path}` with a JSON body for mutations; bare outputs, `{message, code, issues}` errors.
 
-use actix_web::http::Method;
+use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value};
 
@@ -61,16 +61,22 @@ async fn decode(req: &HttpRequest, payload: web::Payload, gateway: &Gateway) -> 
             Ok(Some(coerce_query(pairs, info.input_schema.as_ref())))
         }
         Verb::Post => {
-            // Cross-site forms cannot send application/json: requiring it keeps
-            // cookie-authenticated mutations safe.
-            if !is_json(req) {
-                return Err(RpcError::new(
-                    ErrorCode::UnsupportedMediaType,
-                    "Unsupported content type: send application/json",
-                ));
+            // Cross-site forms cannot send application/json, which keeps cookie-authenticated
+            // mutations safe. Generated clients send input-less mutations with no body and no
+            // content type at all: that is an absent input.
+            let typed = req.headers().contains_key(header::CONTENT_TYPE);
+            let unsupported =
+                || RpcError::new(ErrorCode::UnsupportedMediaType, "Unsupported content type: send application/json");
+            if typed && !is_json(req) {
+                return Err(unsupported());
             }
             // Read now, judged after the access check (as on the tRPC surface).
-            read_body(req, payload, gateway.config().max_body_bytes).await.and_then(|body| parse_json(&body))
+            read_body(req, payload, gateway.config().max_body_bytes).await.and_then(|body| {
+                if !typed && !body.is_empty() {
+                    return Err(unsupported());
+                }
+                parse_json(&body)
+            })
         }
     };
     Ok(Call { path, verb, input })
