@@ -21,3 +21,4 @@ pub use procedure::{Access, Kind, NoInput, Procedure};
 pub use registry::{ProcedureInfo, Registry, decode_input};
 pub use rest::coerce_query;
 pub use superjson::{Transformer, deserialize as superjson_deserialize};
+pub use trpc::parse_calls;

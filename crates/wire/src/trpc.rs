@@ -58,60 +58,71 @@ async fn decode(req: &HttpRequest, payload: web::Payload, gateway: &Gateway) -> 
     let verb = match *req.method() {
         Method::GET => Verb::Get,
         Method::POST => Verb::Post,
-        _ => {
-            return Err(RpcError::new(ErrorCode::MethodNotSupported, "Unsupported HTTP method"));
+        _ => return Err(RpcError::new(ErrorCode::MethodNotSupported, "Unsupported HTTP method")),
+    };
+    let body = match verb {
+        Verb::Get => None,
+        Verb::Post if !is_json(req) => {
+            return Err(RpcError::new(
+                ErrorCode::UnsupportedMediaType,
+                "Unsupported content type: send application/json",
+            ));
         }
+        Verb::Post => Some(read_body(req, payload, config.max_body_bytes).await?),
     };
     let raw_path = req.uri().path().strip_prefix(PREFIX).unwrap_or_default();
-    let path = percent_encoding::percent_decode_str(raw_path)
-        .decode_utf8()
-        .map_err(|_| RpcError::bad_request("The procedure path is not valid UTF-8"))?;
-    let query: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.query_string()).map_err(|_| RpcError::bad_request("Malformed query string"))?;
-    let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let batch = matches!(param("batch"), Some("1" | "true"));
-
-    let paths: Vec<String> = if batch { path.split(',').map(str::to_owned).collect() } else { vec![path.into_owned()] };
-    if paths.len() > config.max_batch_calls {
-        return Err(RpcError::bad_request(format!(
-            "Batch of {} calls is over the limit of {}",
-            paths.len(),
-            config.max_batch_calls
-        )));
-    }
+    let (calls, batch) = parse_calls(raw_path, req.query_string(), verb, body.as_deref(), config.max_batch_calls)?;
 
     let mode = stream_mode(req);
     if mode != Mode::Whole && !batch {
         return Err(RpcError::bad_request("Streaming responses need a batch request (?batch=1)"));
     }
-
-    let raw_input = match verb {
-        Verb::Get => param("input").map(|s| parse_json(s.as_bytes())).transpose().map(Option::flatten),
-        Verb::Post => {
-            if !is_json(req) {
-                return Err(RpcError::new(
-                    ErrorCode::UnsupportedMediaType,
-                    "Unsupported content type: send application/json",
-                ));
-            }
-            let body = read_body(req, payload, config.max_body_bytes).await?;
-            parse_json(&body)
-        }
-    };
-
     if verb == Verb::Post && batch {
-        let kinds: Vec<Kind> = paths.iter().filter_map(|p| gateway.registry().get(p)).map(|p| p.info().kind).collect();
+        let kinds: Vec<Kind> =
+            calls.iter().filter_map(|c| gateway.registry().get(&c.path)).map(|p| p.info().kind).collect();
         if kinds.contains(&Kind::Query) && kinds.contains(&Kind::Mutation) {
             return Err(RpcError::bad_request("Queries and mutations cannot be mixed in one batch"));
         }
     }
+    Ok(Request { calls, batch, mode })
+}
 
+/// The calls of a tRPC request from its raw (percent-encoded) path after `/api/trpc/`, its
+/// query string and its body: all of decoding that needs no I/O. Returns the calls and
+/// whether the request is a batch. Errors here fail the whole request; a call's unreadable
+/// input fails that call only.
+pub fn parse_calls(
+    raw_path: &str,
+    query: &str,
+    verb: Verb,
+    body: Option<&[u8]>,
+    max_batch_calls: usize,
+) -> Result<(Vec<Call>, bool), RpcError> {
+    let path = percent_encoding::percent_decode_str(raw_path)
+        .decode_utf8()
+        .map_err(|_| RpcError::bad_request("The procedure path is not valid UTF-8"))?;
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(query).map_err(|_| RpcError::bad_request("Malformed query string"))?;
+    let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let batch = matches!(param("batch"), Some("1" | "true"));
+
+    let paths: Vec<String> = if batch { path.split(',').map(str::to_owned).collect() } else { vec![path.into_owned()] };
+    if paths.len() > max_batch_calls {
+        return Err(RpcError::bad_request(format!(
+            "Batch of {} calls is over the limit of {max_batch_calls}",
+            paths.len()
+        )));
+    }
+    let raw_input = match verb {
+        Verb::Get => param("input").map(|s| parse_json(s.as_bytes())).transpose().map(Option::flatten),
+        Verb::Post => parse_json(body.unwrap_or_default()),
+    };
     let calls = paths
         .into_iter()
         .enumerate()
         .map(|(index, path)| Call { path, verb, input: call_input(&raw_input, batch, index) })
         .collect();
-    Ok(Request { calls, batch, mode })
+    Ok((calls, batch))
 }
 
 fn stream_mode(req: &HttpRequest) -> Mode {
