@@ -395,7 +395,13 @@ async fn enable_2fa(b: &Browser) -> (String, i64) {
     let out = r.ok();
     let secret = out["secret"].as_str().unwrap().to_owned();
     assert_eq!(secret.len(), 24);
-    assert!(out["qrCodeUrl"].as_str().unwrap().starts_with("data:image/svg+xml;base64,"));
+    let uri = decode_qr_data_url(out["qrCodeUrl"].as_str().unwrap());
+    assert_eq!(
+        uri,
+        format!(
+            "otpauth://totp/Dokploy:admin%40example.com?secret={secret}&issuer=Dokploy&algorithm=SHA1&digits=6&period=30"
+        )
+    );
     let step = step_now();
     let bad = b.mutation("auth.verify2FASetup", json!({"pin": wrong_pin(&secret, step), "secret": secret})).await;
     bad.fails(400, "BAD_REQUEST", "Invalid 2FA code");
@@ -518,6 +524,113 @@ async fn rejected_calls_change_nothing() {
             assert!(reply.status >= 400 && reply.status < 500, "call {i} was not refused: {reply:?}");
         }
         assert_eq!(gateway_store::testing::snapshot(&s.prepared.store), before, "a rejected call changed the store");
+    }
+    on_every_backend!(scenario);
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// Moves every session's expiry (to simulate time passing without waiting a day).
+fn set_session_expiry(s: &TestServer, expires_at: i64) {
+    use diesel::prelude::*;
+    use gateway_store::schema::session;
+    let mut conn = s.prepared.store.conn().unwrap();
+    diesel::update(session::table).set(session::expires_at.eq(expires_at)).execute(&mut *conn).unwrap();
+}
+
+#[actix_web::test]
+async fn sessions_roll_in_their_second_half_and_expire() {
+    async fn scenario(s: &TestServer) {
+        let a = admin(s).await;
+        // Fresh session: no new cookie.
+        let r = a.query("auth.get", Value::Null).await;
+        assert!(r.set_cookie("auth_session").is_none());
+        // In its second half: a fresh cookie and a later expiry.
+        set_session_expiry(s, unix_now() + 3600);
+        let r = a.query("auth.get", Value::Null).await;
+        let cookie = r.set_cookie("auth_session").expect("a refreshed cookie");
+        assert!(cookie.contains("Max-Age=86400"), "{cookie}");
+        assert_eq!(a.query("auth.get", Value::Null).await.status, 200, "the refreshed cookie works");
+        // Expired: refused.
+        set_session_expiry(s, unix_now() - 1);
+        a.query("auth.get", Value::Null).await.fails(401, "UNAUTHORIZED", "");
+    }
+    on_every_backend!(scenario);
+}
+
+#[actix_web::test]
+async fn expired_invitations_are_refused() {
+    async fn scenario(s: &TestServer) {
+        use diesel::prelude::*;
+        use gateway_store::schema::user;
+        let a = admin(s).await;
+        let inv = a.mutation("admin.createUserInvitation", json!({"email": "late@example.com"})).await.ok().clone();
+        {
+            let mut conn = s.prepared.store.conn().unwrap();
+            diesel::update(user::table)
+                .set(user::expiration_date.eq("2000-01-01T00:00:00.000Z"))
+                .execute(&mut *conn)
+                .unwrap();
+        }
+        let view = s.browser().query("admin.getUserByToken", json!({"token": inv["token"]})).await;
+        assert_eq!(view.ok()["isExpired"], true);
+        s.browser()
+            .mutation("auth.createUser", json!({"id": inv["authId"], "token": inv["token"], "password": "password-1"}))
+            .await
+            .fails(400, "BAD_REQUEST", "Invalid token");
+    }
+    on_every_backend!(scenario);
+}
+
+#[actix_web::test]
+async fn the_address_counter_throttles_across_accounts() {
+    async fn scenario(s: &TestServer) {
+        admin(s).await;
+        for i in 0..5 {
+            let r = s
+                .browser()
+                .mutation("auth.login", json!({"email": format!("x{i}@example.com"), "password": "wrong-password"}))
+                .await;
+            r.fails(400, "BAD_REQUEST", "Credentials do not match");
+        }
+        let r = s.browser().mutation("auth.login", json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await;
+        r.fails(429, "TOO_MANY_REQUESTS", "");
+    }
+    on_every_backend!(scenario);
+}
+
+#[actix_web::test]
+async fn a_completed_login_resets_the_account_count() {
+    async fn scenario(s: &TestServer) {
+        use diesel::prelude::*;
+        use gateway_store::schema::throttle_failure;
+        admin(s).await;
+        let b = s.browser();
+        let wrong = json!({"email": ADMIN_EMAIL, "password": "wrong-password"});
+        for _ in 0..4 {
+            b.mutation("auth.login", wrong.clone()).await.fails(400, "BAD_REQUEST", "Credentials do not match");
+        }
+        assert_eq!(
+            b.mutation("auth.login", json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await.status,
+            200
+        );
+        // Forget the address counter, so that only the account's is left to observe.
+        {
+            let mut conn = s.prepared.store.conn().unwrap();
+            diesel::delete(throttle_failure::table.filter(throttle_failure::key.like("address:%")))
+                .execute(&mut *conn)
+                .unwrap();
+        }
+        for _ in 0..4 {
+            b.mutation("auth.login", wrong.clone()).await.fails(400, "BAD_REQUEST", "Credentials do not match");
+        }
+        assert_eq!(
+            b.mutation("auth.login", json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await.status,
+            200,
+            "the earlier failures were forgiven"
+        );
     }
     on_every_backend!(scenario);
 }

@@ -211,3 +211,35 @@ pub async fn user(server: &TestServer, admin: &Browser, email: &str, password: &
     assert_eq!(r.ok(), &json!(true));
     (b, id)
 }
+
+/// Decodes a `data:image/svg+xml;base64,...` QR code back to its text: the SVG's dark
+/// rectangles (`M{x} {y}h{w}v{h}...`) are drawn into a raster that rqrr reads.
+pub fn decode_qr_data_url(url: &str) -> String {
+    let b64 = url.strip_prefix("data:image/svg+xml;base64,").expect("an SVG data URL");
+    let svg = String::from_utf8(data_encoding::BASE64.decode(b64.as_bytes()).unwrap()).unwrap();
+    let number_after = |key: &str| -> usize {
+        let rest = &svg[svg.find(key).expect(key) + key.len()..];
+        rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap()
+    };
+    let (width, height) = (number_after("width=\""), number_after("height=\""));
+    let mut dark = vec![false; width * height];
+    for rect in svg.split('M').skip(1) {
+        let nums: Vec<usize> = rect
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty())
+            .take(4)
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let [left, top, w, h] = nums[..] else { continue };
+        for y in top..(top + h).min(height) {
+            for x in left..(left + w).min(width) {
+                dark[y * width + x] = true;
+            }
+        }
+    }
+    let mut image =
+        rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| if dark[y * width + x] { 0 } else { 255 });
+    let grids = image.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the image");
+    grids[0].decode().expect("a readable QR code").1
+}
