@@ -120,25 +120,37 @@ impl AuthService {
         let lookup = email.clone();
         let row = db(&self.store, move |c| auth::find_by_email(c, &lookup)).await?;
         let keys = Keys::new(row.as_ref().map_or(email.as_str(), |r| r.id.as_str()), ctx.client_addr());
-        self.check_throttle(ctx, &keys).await?;
+        // The auth id of a known account; an unknown email is not logged (it may be a typo'd password).
+        let known_id = row.as_ref().map(|r| r.id.clone());
+        let attempt = self.begin_attempt(ctx, keys, known_id.as_deref()).await?;
 
         let ok = self.verify_password(input.password, row.as_ref().map(|r| r.password.clone())).await?;
+        let keys = attempt.settle();
         let Some(row) = row.filter(|_| ok) else {
-            self.record_failure(keys).await?;
-            audit!(ctx, "login_failed", reason = "credentials");
+            // begin_attempt already counted this failure.
+            audit!(ctx, "login_failed", reason = "credentials", auth_id = known_id.as_deref());
             return Err(bad(CREDENTIALS_DO_NOT_MATCH));
         };
 
         if row.is_2fa_enabled && row.secret.is_some() {
             let service = Arc::clone(self);
             let auth_id = row.id.clone();
-            let challenge_id = db(&self.store, move |c| service.new_challenge(c, &auth_id)).await?;
+            // The password step alone neither counts as a failure nor resets the count.
+            let challenge_id = db(&self.store, move |c| {
+                throttle::forgive(c, &keys)?;
+                service.new_challenge(c, &auth_id)
+            })
+            .await?;
             let ttl = self.config.challenge_ttl.as_secs() as i64;
             ctx.set_cookie(cookie(CHALLENGE_COOKIE, challenge_id, ttl, self.config.cookie_secure));
             audit!(ctx, "login_password_step", auth_id = %row.id);
             return Ok(LoginOutput { is_2fa_enabled: true, auth_id: row.id });
         }
-        db(&self.store, move |c| throttle::reset_account(c, &keys)).await?;
+        db(&self.store, move |c| {
+            throttle::forgive(c, &keys)?;
+            throttle::reset_account(c, &keys)
+        })
+        .await?;
         audit!(ctx, "login_succeeded", auth_id = %row.id);
         self.start_session(ctx, row.id.clone()).await?;
         Ok(LoginOutput { is_2fa_enabled: false, auth_id: row.id })
@@ -155,21 +167,22 @@ impl AuthService {
         Ok(row.id)
     }
 
-    async fn check_throttle(&self, ctx: &Ctx, keys: &Keys) -> Result<(), RpcError> {
-        let (config, keys) =
-            (self.config.clone(), Keys { account: keys.account.clone(), address: keys.address.clone() });
-        let wait = db(&self.store, move |c| throttle::retry_after(c, &keys, &config, unix_now())).await?;
-        match wait {
-            Some(secs) => {
-                audit!(ctx, "throttled", retry_after = secs);
+    /// Counts the attempt as a failure up front, or refuses it when a counter is at the limit
+    /// (see [`throttle::begin_attempt`]).
+    async fn begin_attempt(&self, ctx: &Ctx, keys: Keys, auth_id: Option<&str>) -> Result<Attempt, RpcError> {
+        let config = self.config.clone();
+        let (keys, outcome) = db(&self.store, move |c| {
+            let outcome = throttle::begin_attempt(c, &keys, &config, unix_now())?;
+            Ok((keys, outcome))
+        })
+        .await?;
+        match outcome {
+            Ok(()) => Ok(Attempt { store: self.store.clone(), keys: Some(keys) }),
+            Err(secs) => {
+                audit!(ctx, "throttled", retry_after = secs, auth_id = auth_id);
                 Err(RpcError::too_many_requests(secs))
             }
-            None => Ok(()),
         }
-    }
-
-    async fn record_failure(&self, keys: Keys) -> Result<(), RpcError> {
-        db(&self.store, move |c| throttle::record_failure(c, &keys, unix_now())).await
     }
 
     pub async fn verify_login_2fa(self: &Arc<Self>, ctx: &Ctx, input: VerifyLogin2faInput) -> Result<bool, RpcError> {
@@ -179,11 +192,11 @@ impl AuthService {
         let Some(challenge) = found.filter(|ch| ch.auth_id == input.id && ch.expires_at > unix_now()) else {
             return Err(RpcError::unauthorized());
         };
-        let keys = Keys::new(&input.id, ctx.client_addr());
-        self.check_throttle(ctx, &keys).await?;
         if challenge.failures >= self.config.throttle_limit as i32 {
+            audit!(ctx, "throttled", reason = "challenge_spent", auth_id = %input.id);
             return Err(RpcError::too_many_requests(self.config.challenge_ttl.as_secs()));
         }
+        let attempt = self.begin_attempt(ctx, Keys::new(&input.id, ctx.client_addr()), Some(&input.id)).await?;
         let row = self.load_auth(input.id.clone()).await?;
         let step = row.secret.as_deref().and_then(|s| totp::matching_step(s, &input.pin, unix_now()));
         let accepted = match step {
@@ -194,16 +207,17 @@ impl AuthService {
             }
             None => false,
         };
+        let keys = attempt.settle();
         if !accepted {
             let id = challenge.id.clone();
             db(&self.store, move |c| challenge::add_failure(c, &id)).await?;
-            self.record_failure(keys).await?;
             audit!(ctx, "2fa_failed", auth_id = %row.id);
             return Err(bad(INVALID_2FA_CODE));
         }
         let id = challenge.id;
         db(&self.store, move |c| {
             challenge::delete(c, &id)?;
+            throttle::forgive(c, &keys)?;
             throttle::reset_account(c, &keys)
         })
         .await?;
@@ -329,7 +343,10 @@ impl AuthService {
     pub async fn verify_2fa_setup(self: &Arc<Self>, ctx: &Ctx, input: Verify2faSetupInput) -> Result<Auth, RpcError> {
         let auth_id = self.caller(ctx)?.subject.clone();
         let secret = input.secret.trim().to_ascii_uppercase();
-        let step = totp::matching_step(&secret, &input.pin, unix_now()).ok_or_else(|| bad(INVALID_2FA_CODE))?;
+        let Some(step) = totp::matching_step(&secret, &input.pin, unix_now()) else {
+            audit!(ctx, "2fa_failed", auth_id = %auth_id, stage = "setup");
+            return Err(bad(INVALID_2FA_CODE));
+        };
         let id = auth_id.clone();
         let row = db(&self.store, move |c| {
             // The setup pin counts as used: it cannot log in afterwards.
@@ -432,6 +449,30 @@ impl AuthService {
             StoreError::NotFound => RpcError::not_found("No account has that email"),
             other => store_error(other),
         })
+    }
+}
+
+/// An attempt counted by `begin_attempt` whose outcome is not known yet. Dropped before
+/// `settle` (the client went away, or the check itself failed) it is taken back: only a
+/// wrong password or pin stays counted.
+struct Attempt {
+    store: gateway_store::Store,
+    keys: Option<Keys>,
+}
+
+impl Attempt {
+    /// The password or pin was checked: the caller keeps or forgives the count.
+    fn settle(mut self) -> Keys {
+        self.keys.take().expect("settled once")
+    }
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        if let (Some(keys), Ok(rt)) = (self.keys.take(), tokio::runtime::Handle::try_current()) {
+            let store = self.store.clone();
+            rt.spawn_blocking(move || store.run(|c| throttle::forgive(c, &keys)));
+        }
     }
 }
 

@@ -23,11 +23,7 @@ where
     F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
 {
     let store = store.clone();
-    blocking(move || {
-        let mut conn = store.conn()?;
-        f(&mut conn)
-    })
-    .await
+    blocking(move || store.run(f)).await
 }
 
 /// Like [`with_conn`], every store failure mapped to an [`RpcError`].

@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::middleware::from_fn;
+use actix_cors::Cors;
+use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::{Context, bail};
 use gateway_auth::{AuthService, RootKey};
@@ -28,7 +29,10 @@ pub struct Prepared {
 
 pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let url = settings.database_url();
-    let options = PoolOptions { max_size: settings.db_pool_size, connection_timeout: Duration::from_secs(5) };
+    let options = PoolOptions {
+        max_size: settings.db_pool_size,
+        connection_timeout: Duration::from_secs(settings.db_timeout_secs),
+    };
     Store::open(&url, options).with_context(|| format!("database {}", redact(&url)))
 }
 
@@ -68,10 +72,12 @@ pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
 /// The HTTP server, bound and ready to run; returns the address it listens on.
 pub fn build_server(prepared: &Prepared, settings: &Settings) -> anyhow::Result<(actix_web::dev::Server, SocketAddr)> {
     let gateway = Arc::clone(&prepared.gateway);
+    let cors_origins = settings.cors_origins.clone();
     let mut server = HttpServer::new(move || {
         App::new()
             .configure(|c| gateway.configure(c))
             .default_service(web::to(gateway_wire::not_found))
+            .wrap(Condition::new(!cors_origins.is_empty(), cors(&cors_origins)))
             .wrap(from_fn(gateway_wire::response_headers))
             .wrap(TracingLogger::<gateway_wire::RequestSpan>::new())
     })
@@ -88,6 +94,18 @@ pub fn build_server(prepared: &Prepared, settings: &Settings) -> anyhow::Result<
     let server = server.bind(settings.bind).with_context(|| format!("--bind: cannot listen on {}", settings.bind))?;
     let addr = server.addrs().first().copied().context("--bind: no address")?;
     Ok((server.run(), addr))
+}
+
+/// CORS for the listed origins only, with credentials (the session cookie). Other origins
+/// get no CORS headers, so browsers keep their pages from reading answers; they are not
+/// refused outright because browsers also send `Origin` on same-origin POSTs.
+fn cors(origins: &[String]) -> Cors {
+    let cors = origins.iter().fold(Cors::default(), |cors, origin| cors.allowed_origin(origin));
+    cors.supports_credentials()
+        .allowed_methods(["GET", "POST"])
+        .allowed_headers(["content-type", "authorization", "x-api-key", "trpc-accept", "trpc-batch-mode"])
+        .block_on_origin_mismatch(false)
+        .max_age(600)
 }
 
 /// Starts the gateway and runs until SIGTERM or SIGINT, finishing in-flight requests.

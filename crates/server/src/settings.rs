@@ -95,6 +95,31 @@ pub struct Settings {
     /// Database connections in the pool.
     #[arg(long, env = "GATEWAY_DB_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=512), global = true)]
     pub db_pool_size: u32,
+
+    /// Longest wait for a database connection, in seconds: past it a request answers 503
+    /// (bounds every request while the database is down).
+    #[arg(long, env = "GATEWAY_DB_TIMEOUT_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300), global = true)]
+    pub db_timeout_secs: u64,
+
+    /// Longest time a client may take to send a request body, in seconds (then 408).
+    #[arg(long, env = "GATEWAY_BODY_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub body_timeout_secs: u64,
+
+    /// Browser origin allowed to call the API with credentials (CORS), e.g.
+    /// https://app.example.com; repeat or comma-separate. None: no CORS headers at all.
+    #[arg(long = "cors-origin", env = "GATEWAY_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin, global = true)]
+    pub cors_origins: Vec<String>,
+}
+
+/// An exact origin, `scheme://host[:port]`: no wildcard, path or trailing slash, since
+/// credentials are allowed for it.
+fn parse_origin(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    let rest = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(['/', '*', ' ', '?', '#']) => Ok(value.to_owned()),
+        _ => Err(format!("{value:?} is not an origin like https://app.example.com")),
+    }
 }
 
 impl Settings {
@@ -116,6 +141,7 @@ impl Settings {
             max_body_bytes: self.max_body_bytes as usize,
             max_batch_calls: self.max_batch_calls as usize,
             client_ip_header: self.client_ip_header.clone(),
+            body_timeout: Duration::from_secs(self.body_timeout_secs),
             session_cookie: gateway_auth::SESSION_COOKIE.into(),
             title: "Dokploy auth gateway".into(),
             version: env!("CARGO_PKG_VERSION").into(),

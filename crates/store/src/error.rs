@@ -36,9 +36,11 @@ impl From<DieselError> for StoreError {
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
                 StoreError::UniqueViolation(unique_label(info.as_ref()))
             }
-            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
-                StoreError::Unavailable(info.message().to_owned())
-            }
+            // A connection the server dropped (restart, outage) fails to send or is closed.
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => StoreError::Unavailable(info.message().to_owned()),
             // SQLITE_BUSY after busy_timeout: overload, not a bad request.
             DieselError::DatabaseError(_, info) if info.message().contains("database is locked") => {
                 StoreError::Unavailable(info.message().to_owned())

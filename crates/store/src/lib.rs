@@ -113,8 +113,19 @@ impl Store {
 
     /// One round trip through the pool.
     pub fn ping(&self) -> Result<(), StoreError> {
-        self.conn()?.batch_execute("SELECT 1")?;
-        Ok(())
+        self.run(|c| Ok(c.batch_execute("SELECT 1")?))
+    }
+
+    /// Runs `f` with a pooled connection. A PostgreSQL connection that failed because the
+    /// server went away (restart, outage) is flagged broken, so the pool drops it instead of
+    /// handing it out again: without a check at checkout, nothing else would notice.
+    pub fn run<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut conn = self.conn()?;
+        let result = f(&mut conn);
+        if let (Err(StoreError::Unavailable(_)), DbConn::Postgres(pg)) = (&result, &mut *conn) {
+            AnsiTransactionManager::transaction_manager_status_mut(pg).set_in_error();
+        }
+        result
     }
 
     pub fn conn(&self) -> Result<Conn, StoreError> {

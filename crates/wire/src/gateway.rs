@@ -1,6 +1,7 @@
 //! The gateway: a registry, its settings, and the actix-web routes that serve it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -29,6 +30,9 @@ pub struct WireConfig {
     /// Header a trusted reverse proxy sets to the client address (e.g. `x-forwarded-for`);
     /// its last entry is used. `None`: the socket's peer address.
     pub client_ip_header: Option<String>,
+    /// Longest time a client may take to send its body: a stalled upload answers 408
+    /// instead of holding the request forever.
+    pub body_timeout: Duration,
     /// Cookie that carries a session, named in the OpenAPI document.
     pub session_cookie: String,
     pub title: String,
@@ -43,6 +47,7 @@ impl Default for WireConfig {
             max_body_bytes: 1024 * 1024,
             max_batch_calls: 50,
             client_ip_header: None,
+            body_timeout: Duration::from_secs(10),
             session_cookie: "auth_session".into(),
             title: "API".into(),
             version: "0.0.0".into(),
@@ -190,8 +195,20 @@ pub(crate) fn is_json(req: &HttpRequest) -> bool {
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// Reads a body up to the limit: a larger declared or actual body is a 413.
-pub(crate) async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, RpcError> {
+/// Reads a body up to the limit: a larger declared or actual body is a 413, and one that
+/// does not arrive within `timeout` (a stalled or trickling client) is a 408.
+pub(crate) async fn read_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Vec<u8>, RpcError> {
+    tokio::time::timeout(timeout, read_body_unbounded(req, payload, limit))
+        .await
+        .unwrap_or_else(|_| Err(RpcError::new(ErrorCode::Timeout, "Request body not received in time")))
+}
+
+async fn read_body_unbounded(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, RpcError> {
     let too_large = || RpcError::new(ErrorCode::PayloadTooLarge, format!("Request body larger than {limit} bytes"));
     let declared =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());

@@ -44,7 +44,15 @@ impl<P: Procedure> ErasedProcedure for Typed<P> {
 
     fn call(&self, ctx: Ctx, input: Option<Value>) -> BoxFuture<'static, Result<Value, RpcError>> {
         let procedure = Arc::clone(&self.procedure);
+        // serde reads a struct from an array too; an object input must be an object.
+        let wants_object =
+            self.info.input_schema.as_ref().is_some_and(|s| s.get("type") == Some(&Value::from("object")));
+        let not_object = wants_object && input.as_ref().is_some_and(|v| !v.is_object());
         Box::pin(async move {
+            if not_object {
+                let issue = Issue { message: "Expected object".into(), path: Vec::new(), code: "invalid_type".into() };
+                return Err(RpcError::validation(vec![issue]));
+            }
             let input = decode_input::<P::Input>(input)?;
             let output = procedure.call(ctx, input).await?;
             serde_json::to_value(output).map_err(RpcError::internal)

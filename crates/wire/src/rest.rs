@@ -71,12 +71,14 @@ async fn decode(req: &HttpRequest, payload: web::Payload, gateway: &Gateway) -> 
                 return Err(unsupported());
             }
             // Read now, judged after the access check (as on the tRPC surface).
-            read_body(req, payload, gateway.config().max_body_bytes).await.and_then(|body| {
-                if !typed && !body.is_empty() {
-                    return Err(unsupported());
-                }
-                parse_json(&body)
-            })
+            read_body(req, payload, gateway.config().max_body_bytes, gateway.config().body_timeout).await.and_then(
+                |body| {
+                    if !typed && !body.is_empty() {
+                        return Err(unsupported());
+                    }
+                    parse_json(&body)
+                },
+            )
         }
     };
     Ok(Call { path, verb, input })

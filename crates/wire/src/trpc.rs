@@ -68,7 +68,7 @@ async fn decode(req: &HttpRequest, payload: web::Payload, gateway: &Gateway) -> 
                 "Unsupported content type: send application/json",
             ));
         }
-        Verb::Post => Some(read_body(req, payload, config.max_body_bytes).await?),
+        Verb::Post => Some(read_body(req, payload, config.max_body_bytes, config.body_timeout).await?),
     };
     let raw_path = req.uri().path().strip_prefix(PREFIX).unwrap_or_default();
     let (calls, batch) = parse_calls(raw_path, req.query_string(), verb, body.as_deref(), config.max_batch_calls)?;

@@ -1,0 +1,210 @@
+//! A real database outage: the test runs its own PostgreSQL cluster (initdb and pg_ctl under
+//! a temp dir, on a free port), stops it under a running gateway, and starts it again.
+//! While it is down, calls answer 503 SERVICE_UNAVAILABLE within the pool timeout, /ready
+//! says not ready and /health stays up; once it is back the gateway recovers by itself.
+//! Skipped when PostgreSQL's server binaries are not installed.
+
+#[allow(unused_imports)] // the shared helpers re-export more than this test uses
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+
+const DB_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A throwaway PostgreSQL cluster; dropping it stops it and deletes its files.
+struct Cluster {
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
+}
+
+fn pg_bin() -> Option<PathBuf> {
+    let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|dirs| dirs.filter_map(Result::ok).map(|d| d.path().join("bin")).collect())
+        .unwrap_or_default();
+    candidates.sort();
+    candidates.reverse();
+    candidates.push("/usr/local/bin".into());
+    candidates.push("/usr/bin".into());
+    candidates.into_iter().find(|dir| dir.join("initdb").exists() && dir.join("pg_ctl").exists())
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+impl Cluster {
+    fn init() -> Option<Cluster> {
+        let bin = pg_bin()?;
+        let dir = temp_dir("pg");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if is_root() {
+            // initdb refuses to run as root: the cluster belongs to the postgres user.
+            assert!(Command::new("chown").args(["-R", "postgres:"]).arg(&dir).status().unwrap().success());
+        }
+        let cluster = Cluster { bin, dir, port };
+        let data = cluster.data();
+        cluster.run("initdb", &["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync"]);
+        Some(cluster)
+    }
+
+    fn data(&self) -> String {
+        self.dir.join("data").display().to_string()
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let tool = self.bin.join(tool);
+        let mut cmd = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&tool);
+            c
+        } else {
+            Command::new(&tool)
+        };
+        let out = cmd.args(args).current_dir(&self.dir).output().unwrap();
+        assert!(out.status.success(), "{tool:?} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    fn start(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50",
+            self.port,
+            self.dir.display()
+        );
+        let log = self.dir.join("log").display().to_string();
+        self.run("pg_ctl", &["-D", &self.data(), "-l", &log, "-o", &options, "-w", "-t", "60", "start"]);
+    }
+
+    fn stop(&self) {
+        self.run("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new(if is_root() { "runuser" } else { "true" })
+            .args(if is_root() { vec!["-u", "postgres", "--"] } else { vec![] })
+            .arg(self.bin.join("pg_ctl"))
+            .args(["-D", &self.data(), "-m", "immediate", "stop"])
+            .output();
+        let _ = std::fs::remove_dir_all(Path::new(&self.dir));
+    }
+}
+
+async fn blocking(f: impl FnOnce() + Send + 'static) {
+    actix_web::rt::task::spawn_blocking(f).await.unwrap();
+}
+
+async fn timed(f: impl std::future::Future<Output = Reply>) -> (Reply, Duration) {
+    let start = Instant::now();
+    let reply = f.await;
+    (reply, start.elapsed())
+}
+
+#[actix_web::test]
+async fn a_database_outage_answers_503_quickly_and_recovers_without_a_restart() {
+    let Some(cluster) = Cluster::init() else {
+        eprintln!("skipped: PostgreSQL server binaries (initdb, pg_ctl) not found");
+        return;
+    };
+    let cluster = std::sync::Arc::new(cluster);
+    let c = cluster.clone();
+    blocking(move || c.start()).await;
+
+    let mut settings = settings(&cluster.url());
+    settings.db_timeout_secs = DB_TIMEOUT.as_secs();
+    settings.db_pool_size = 4;
+    let s = TestServer::start_with(settings).await;
+    let admin = admin(&s).await;
+    let token = admin.mutation("auth.generateToken", Value::Null).await;
+    let api = s.browser().bearer(token.ok()["token"].as_str().unwrap());
+    assert_eq!(api.query("auth.get", Value::Null).await.status, 200);
+    // Fill the pool with connections that the outage will leave stale.
+    futures_util::future::join_all((0..8).map(|_| api.query("auth.get", Value::Null))).await;
+
+    let c = cluster.clone();
+    blocking(move || c.stop()).await;
+    let down = Instant::now();
+
+    let mut slowest = Duration::ZERO;
+    for i in 0..6 {
+        let (r, took) = if i % 2 == 0 {
+            timed(api.query("auth.get", Value::Null)).await
+        } else {
+            timed(admin.mutation("auth.login", json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))).await
+        };
+        r.fails(503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable");
+        assert!(took < DB_TIMEOUT + Duration::from_secs(5), "a call took {took:?} while the database was down");
+        slowest = slowest.max(took);
+    }
+    let (ready, ready_took) = timed(s.browser().raw(|c, base| c.get(format!("{base}/ready")))).await;
+    assert_eq!((ready.status, &ready.body["status"]), (503, &json!("unavailable")));
+    let (health, health_took) = timed(s.browser().raw(|c, base| c.get(format!("{base}/health")))).await;
+    assert_eq!(health.status, 200);
+    assert!(health_took < Duration::from_secs(1), "{health_took:?}");
+    eprintln!(
+        "database down for {:?}: calls answered 503 within {slowest:?} (pool timeout {DB_TIMEOUT:?}), \
+         /ready 503 in {ready_took:?}, /health 200 in {health_took:?}",
+        down.elapsed()
+    );
+
+    let c = cluster.clone();
+    blocking(move || c.start()).await;
+    let up = Instant::now();
+    let mut failed = 0;
+    loop {
+        let r = api.query("auth.get", Value::Null).await;
+        if r.status == 200 {
+            break;
+        }
+        r.fails(503, "SERVICE_UNAVAILABLE", "");
+        failed += 1;
+        assert!(up.elapsed() < Duration::from_secs(15), "no recovery 15 s after the database came back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let recovered = up.elapsed();
+    // Recovered for good: no stale connection is left to fail a later call.
+    for _ in 0..20 {
+        assert_eq!(api.query("auth.get", Value::Null).await.status, 200);
+    }
+    let again = futures_util::future::join_all((0..8).map(|_| api.query("auth.get", Value::Null))).await;
+    assert!(again.iter().all(|r| r.status == 200), "{again:?}");
+    assert_eq!(s.browser().raw(|c, base| c.get(format!("{base}/ready"))).await.status, 200);
+    let login = s.browser().mutation("auth.login", json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await;
+    login.ok();
+    eprintln!("database back: first success after {recovered:?} and {failed} failed calls");
+
+    // A restart with no call in between leaves every pooled connection stale: each fails
+    // one call (503, at once) and is replaced, so recovery takes at most pool-size calls.
+    futures_util::future::join_all((0..8).map(|_| api.query("auth.get", Value::Null))).await;
+    let c = cluster.clone();
+    blocking(move || {
+        c.stop();
+        c.start();
+    })
+    .await;
+    let mut failed = 0;
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        let (r, took) = timed(api.query("auth.get", Value::Null)).await;
+        statuses.push(r.status);
+        if r.status != 200 {
+            r.fails(503, "SERVICE_UNAVAILABLE", "");
+            assert!(took < Duration::from_secs(1), "a stale connection failed slowly: {took:?}");
+            failed += 1;
+        }
+    }
+    assert!(failed <= 4, "more failed calls than pooled connections: {statuses:?}");
+    assert!(statuses.ends_with(&[200; 20]), "{statuses:?}");
+    eprintln!("after a quick restart: {failed} failed calls, then all succeed");
+    s.stop().await;
+}
