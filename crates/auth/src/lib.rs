@@ -23,7 +23,7 @@ pub use totp::code_at as totp_code_at;
 use gateway_store::Store;
 
 pub struct AuthService {
-    store: Store,
+    store: workers::Database,
     config: AuthConfig,
     root_key: RootKey,
     /// Verified for unknown emails so that they cost what a wrong password costs.
@@ -38,7 +38,7 @@ impl AuthService {
         let dummy_hash = password::dummy_hash(config.bcrypt_cost);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let (cpu, verified) = (workers::CpuPool::new(cores), tokens::VerifiedTokens::default());
-        Self { store, config, root_key, dummy_hash, cpu, verified }
+        Self { store: workers::Database::new(store), config, root_key, dummy_hash, cpu, verified }
     }
 
     pub fn store(&self) -> &Store {
