@@ -21,7 +21,8 @@
 #
 # Settings (environment): DURATION (20s), BACKENDS ("sqlite postgres"), PORT (3090),
 # WARMUP (3s), BOUND_DURATION (5s: the single-connection login run), SEED (100000),
-# GROWTH_CONNS ("1 8 256"; 64 is A itself), WRK_THREADS (1), BUILD (1; 0 reuses the binary),
+# GROWTH_CONNS ("1 8 256"; 64 is A itself), IDLE_WAIT (60: seconds to wait for the machine
+# to be < 15% busy before each run), WRK_THREADS (1), BUILD (1; 0 reuses the binary),
 # BIN (target/release/auth-gateway), EXTRA_FLAGS (more `serve` flags), PG_URL
 # (postgres://postgres@127.0.0.1:5432), OUT, RESULTS_FILE.
 # Needs: cargo, curl, jq, wrk, ss; sqlite3 (SQLite seeding), psql (PostgreSQL). wrk and
@@ -148,11 +149,11 @@ machine_busy() {
     NR == 1 { t0 = t; i0 = i }
     NR == 2 { d = t - t0; printf "%d\n", (d > 0) ? 100 * (1 - (i - i0) / d) : 0 }'
 }
-# Waits (up to 60 s) for the machine to be under 15% busy: other work (builds) skews numbers.
+# Waits (up to IDLE_WAIT s) for the machine to be under 15% busy: other work skews numbers.
 BUSY_WARNINGS=0
 wait_machine_idle() {
   local busy
-  for _ in $(seq 1 60); do
+  for _ in $(seq 1 "${IDLE_WAIT:-60}"); do
     busy=$(machine_busy)
     [ "$busy" -lt 15 ] && return 0
   done
