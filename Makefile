@@ -7,7 +7,7 @@ ifeq ($(origin TEST_DATABASE_URL), undefined)
   endif
 endif
 
-.PHONY: run test test-rust test-clients bench fmt lint openapi compose-up deps
+.PHONY: run test test-rust test-clients bench fmt lint openapi compose-up fuzz schemathesis
 
 ## Start the gateway on http://127.0.0.1:3000 (SQLite in ./data, nothing else needed).
 run:
@@ -41,3 +41,12 @@ openapi:
 
 compose-up:
 	docker compose up --build
+
+## Fuzz each decoder for FUZZ_SECONDS (default 60) with cargo-fuzz.
+fuzz:
+	bash fuzz/run.sh $(or $(FUZZ_SECONDS),60)
+
+## Schema-driven tests of the REST surface against the live OpenAPI document.
+schemathesis:
+	cargo build -p gateway-server --bin auth-gateway
+	bash tests/schemathesis/run.sh

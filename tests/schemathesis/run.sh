@@ -16,27 +16,35 @@ if [ ! -x "$venv/bin/schemathesis" ]; then
 fi
 
 cargo build -q -p gateway-server --bin auth-gateway
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 data=$(mktemp -d)
-log="$data/gateway.log"
-./target/debug/auth-gateway serve --bind "127.0.0.1:$port" --data-dir "$data" --bcrypt-cost 4 >"$log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$data"' EXIT
-base="http://127.0.0.1:$port"
-for _ in $(seq 1 100); do curl -sf "$base/health" >/dev/null && break; sleep 0.1; done
-curl -sf "$base/health" >/dev/null || { cat "$log"; exit 1; }
-
-# An admin and an API token, through the API.
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$data"' EXIT
 J='content-type: application/json'
-jar="$data/jar"
-curl -sf -c "$jar" -H "$J" -d '{"email":"admin@example.com","password":"schemathesis-admin"}' "$base/api/auth.createAdmin" >/dev/null
-token=$(curl -sf -b "$jar" -X POST "$base/api/auth.generateToken" | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
-[ -n "$token" ]
+
+# start_gateway NAME: a fresh gateway (own data dir, SQLite) with an admin and an API
+# token made through the API; sets base, token and log.
+start_gateway() {
+  local name=$1 port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  mkdir -p "$data/$name"
+  log="$data/$name/gateway.log"
+  ./target/debug/auth-gateway serve --bind "127.0.0.1:$port" --data-dir "$data/$name" --bcrypt-cost 4 >"$log" 2>&1 &
+  pids+=($!)
+  base="http://127.0.0.1:$port"
+  for _ in $(seq 1 100); do curl -sf "$base/health" >/dev/null && break; sleep 0.1; done
+  curl -sf "$base/health" >/dev/null || { cat "$log"; exit 1; }
+  curl -sf -c "$data/$name/jar" -H "$J" -d '{"email":"admin@example.com","password":"schemathesis-admin"}' \
+    "$base/api/auth.createAdmin" >/dev/null
+  token=$(curl -sf -b "$data/$name/jar" -X POST "$base/api/auth.generateToken" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+  [ -n "$token" ]
+}
 
 mkdir -p "$here/reports"
-export SCHEMATHESIS_TOKEN="$token"
+# Run from this folder: schemathesis keeps its cache (.schemathesis/, git-ignored) in the
+# current directory.
 st() {
-  "$venv/bin/schemathesis" --config-file "$here/schemathesis.toml" run "$base/api/openapi.json" \
+  (cd "$here" && "$venv/bin/schemathesis" --config-file "$here/schemathesis.toml" run "$base/api/openapi.json" \
     --url "$base/api" \
     --checks all \
     --phases examples,coverage,fuzzing,stateful \
@@ -46,17 +54,27 @@ st() {
     --seed "${SEED:-1}" \
     --request-timeout 10 \
     --report junit --report-dir "$here/reports" \
-    --no-color "$@" 2>&1
+    --no-color "$@" 2>&1)
 }
-# auth.generateToken replaces the token every other request uses, and auth.logout ends
-# the session: run every other operation first, then those two on their own.
+# auth.generateToken replaces the token the other requests use, auth.logout ends the
+# session, and auth.updateByAdmin on the admin's own id (schemathesis finds it in
+# responses) changes the password, which revokes the token: every operation but the first
+# two on one gateway, then those two on a fresh one.
+start_gateway main
+export SCHEMATHESIS_TOKEN="$token"
 set +e
 st --exclude-path /auth.generateToken --exclude-path /auth.logout
 rc=$?
-st --include-path /auth.generateToken --include-path /auth.logout
+set -e
+main_log=$log
+start_gateway tokens
+export SCHEMATHESIS_TOKEN="$token"
+set +e
+st --include-path /auth.generateToken --include-path /auth.logout --max-time "${MAX_TIME_TOKENS:-60}"
 rc2=$?
 set -e
 [ $rc -ne 0 ] || rc=$rc2
+log=$main_log
 if [ $rc -ne 0 ]; then
   echo "schemathesis failed (exit $rc); gateway log: the last lines"
   tail -20 "$log"

@@ -5,34 +5,34 @@ use gateway_store::auth::AuthRow;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-// Passwords: at least 8 characters (Dokploy's rule) and at most 72 bytes (bcrypt's limit).
+// Lengths count characters, as JSON Schema does. Passwords: at least 8 (Dokploy's rule).
 
 #[derive(Debug, Deserialize, Validate, JsonSchema)]
 pub struct Credentials {
-    #[garde(email, length(max = 254))]
+    #[garde(email, length(chars, max = 254))]
     #[schemars(email)]
     pub email: String,
-    #[garde(length(bytes, min = 8, max = 72))]
-    #[schemars(length(min = 8, max = 72))]
+    #[garde(length(chars, min = 8, max = 256))]
+    #[schemars(length(min = 8, max = 256))]
     pub password: String,
 }
 
 #[derive(Debug, Deserialize, Validate, JsonSchema)]
 pub struct CreateUserInput {
-    #[garde(length(bytes, min = 8, max = 72))]
-    #[schemars(length(min = 8, max = 72))]
+    #[garde(length(chars, min = 8, max = 256))]
+    #[schemars(length(min = 8, max = 256))]
     pub password: String,
-    #[garde(length(min = 1, max = 64))]
+    #[garde(length(chars, min = 1, max = 64))]
     #[schemars(length(min = 1, max = 64))]
     pub id: String,
-    #[garde(length(min = 1, max = 256))]
+    #[garde(length(chars, min = 1, max = 256))]
     #[schemars(length(min = 1, max = 256))]
     pub token: String,
 }
 
 #[derive(Debug, Deserialize, Validate, JsonSchema)]
 pub struct IdInput {
-    #[garde(length(min = 1, max = 64))]
+    #[garde(length(chars, min = 1, max = 64))]
     #[schemars(length(min = 1, max = 64))]
     pub id: String,
 }
@@ -43,71 +43,71 @@ pub struct IdInput {
 #[serde(rename_all = "camelCase")]
 pub struct UpdateInput {
     /// `null` or absent: unchanged.
-    #[garde(inner(email, length(max = 254)))]
+    #[garde(inner(email, length(chars, max = 254)))]
     #[schemars(email)]
     #[serde(default)]
     pub email: Option<String>,
     /// `null` or absent: unchanged. Needs `currentPassword`.
-    #[garde(inner(length(bytes, min = 8, max = 72)))]
-    #[schemars(length(min = 8, max = 72))]
+    #[garde(inner(length(chars, min = 8, max = 256)))]
+    #[schemars(length(min = 8, max = 256))]
     #[serde(default)]
     pub password: Option<String>,
-    #[garde(inner(length(max = 2048)))]
+    #[garde(inner(length(chars, max = 2048)))]
     #[serde(default)]
     pub image: Option<String>,
-    #[garde(inner(length(max = 72)))]
+    #[garde(inner(length(chars, max = 256)))]
     #[serde(default)]
     pub current_password: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Validate, JsonSchema)]
 pub struct UpdateByAdminInput {
-    #[garde(length(min = 1, max = 64))]
+    #[garde(length(chars, min = 1, max = 64))]
     #[schemars(length(min = 1, max = 64))]
     pub id: String,
-    #[garde(inner(email, length(max = 254)))]
+    #[garde(inner(email, length(chars, max = 254)))]
     #[schemars(email)]
     #[serde(default)]
     pub email: Option<String>,
-    #[garde(inner(length(bytes, min = 8, max = 72)))]
-    #[schemars(length(min = 8, max = 72))]
+    #[garde(inner(length(chars, min = 8, max = 256)))]
+    #[schemars(length(min = 8, max = 256))]
     #[serde(default)]
     pub password: Option<String>,
-    #[garde(inner(length(max = 2048)))]
+    #[garde(inner(length(chars, max = 2048)))]
     #[serde(default)]
     pub image: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Validate, JsonSchema)]
 pub struct Verify2faSetupInput {
-    #[garde(length(min = 6, max = 10))]
+    #[garde(length(chars, min = 6, max = 10))]
     #[schemars(length(min = 6, max = 10))]
     pub pin: String,
-    #[garde(length(min = 1, max = 128))]
+    #[garde(length(chars, min = 1, max = 128))]
     #[schemars(length(min = 1, max = 128))]
     pub secret: String,
 }
 
 #[derive(Debug, Deserialize, Validate, JsonSchema)]
 pub struct VerifyLogin2faInput {
-    #[garde(length(min = 6, max = 10))]
+    #[garde(length(chars, min = 6, max = 10))]
     #[schemars(length(min = 6, max = 10))]
     pub pin: String,
-    #[garde(length(min = 1, max = 64))]
+    #[garde(length(chars, min = 1, max = 64))]
     #[schemars(length(min = 1, max = 64))]
     pub id: String,
 }
 
 #[derive(Debug, Deserialize, Validate, JsonSchema)]
 pub struct InvitationInput {
-    #[garde(email, length(max = 254))]
+    #[garde(email, length(chars, max = 254))]
     #[schemars(email)]
     pub email: String,
 }
 
 #[derive(Debug, Deserialize, Validate, JsonSchema)]
 pub struct TokenInput {
-    #[garde(length(min = 1, max = 256))]
+    #[garde(length(chars, min = 1, max = 256))]
     #[schemars(length(min = 1, max = 256))]
     pub token: String,
 }

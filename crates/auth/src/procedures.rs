@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use gateway_wire::{Access, Ctx, Kind, NoInput, Procedure, Registry, RpcError};
+use gateway_wire::{Access, Ctx, ErrorCode, Kind, NoInput, Procedure, Registry, RpcError};
 
 use crate::AuthService;
 use crate::io::*;
@@ -11,7 +11,8 @@ use crate::sessions::SessionAuthenticator;
 
 /// Declares a procedure type that forwards to `AuthService::$method`.
 macro_rules! procedures {
-    ($( $name:ident: $path:literal, $kind:ident, $access:ident, $input:ty => $output:ty, $method:ident, $summary:literal; )*) => {
+    ($( $name:ident: $path:literal, $kind:ident, $access:ident, $input:ty => $output:ty, $method:ident, $summary:literal
+        $(, errors: [$($error:ident),*])?; )*) => {
         $(
             pub struct $name(pub Arc<AuthService>);
 
@@ -20,6 +21,7 @@ macro_rules! procedures {
                 const KIND: Kind = Kind::$kind;
                 const ACCESS: Access = Access::$access;
                 const SUMMARY: &'static str = $summary;
+                $(const ERRORS: &'static [ErrorCode] = &[$(ErrorCode::$error),*];)?
                 type Input = $input;
                 type Output = $output;
 
@@ -61,7 +63,7 @@ procedures! {
     Verify2faSetup: "auth.verify2FASetup", Mutation, Protected, Verify2faSetupInput => Auth, verify_2fa_setup,
         "Turns on 2FA with a secret and a pin generated from it";
     VerifyLogin2fa: "auth.verifyLogin2FA", Mutation, Public, VerifyLogin2faInput => bool, verify_login_2fa,
-        "Completes a 2FA login with a pin";
+        "Completes a 2FA login with a pin", errors: [Unauthorized];
     Disable2fa: "auth.disable2FA", Mutation, Protected, NoInput => Auth, disable_2fa,
         "Turns off 2FA";
     VerifyToken: "auth.verifyToken", Mutation, Protected, NoInput => bool, verify_token,

@@ -54,7 +54,7 @@ impl AuthService {
 
     async fn hash_password(&self, plain: String) -> Result<String, RpcError> {
         let cost = self.config.bcrypt_cost;
-        self.cpu.run(move || password::hash(&plain, cost)).await?.map_err(|_| bad("Password is too long"))
+        self.cpu.run(move || password::hash(&plain, cost)).await?.map_err(RpcError::internal)
     }
 
     async fn verify_password(&self, plain: String, hash: Option<String>) -> Result<bool, RpcError> {

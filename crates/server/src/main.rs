@@ -101,8 +101,8 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     let mut password = String::new();
                     std::io::stdin().read_to_string(&mut password).context("reading the password")?;
                     let password = password.trim_end_matches(['\r', '\n']).to_owned();
-                    if password.len() < 8 || password.len() > 72 {
-                        anyhow::bail!("the password must be 8 to 72 bytes");
+                    if !(8..=256).contains(&password.chars().count()) {
+                        anyhow::bail!("the password must be 8 to 256 characters");
                     }
                     let id = runtime.block_on(prepared.service.reset_password(email, password))?;
                     println!("password reset for {id}; its sessions are revoked");

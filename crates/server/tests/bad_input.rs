@@ -182,7 +182,7 @@ fn invalid_strings(field: &str) -> Vec<String> {
             q("\u{0}@example.com"),
             q(&format!("{}@example.com", "a".repeat(300))),
         ],
-        "password" => vec![q(""), q("x"), q("short"), q(&"p".repeat(100))],
+        "password" => vec![q(""), q("x"), q("short"), q(&"p".repeat(300))],
         "id" => vec![q(""), q(&"i".repeat(100))],
         "token" => vec![q(""), q(&"t".repeat(300))],
         "pin" => vec![q(""), q("x"), q("12345"), q("12345678901")],

@@ -93,24 +93,26 @@ fn query_parameters(schema: &Value) -> Value {
 
 /// Every status the surface can answer for this procedure.
 fn responses(p: &ProcedureInfo) -> Value {
-    let mut statuses = vec!["400", "404", "405", "429", "500", "503"];
+    let mut statuses = vec![400, 404, 405, 408, 429, 500, 503];
     if p.access != Access::Public {
-        statuses.push("401");
+        statuses.push(401);
     }
     if p.access == Access::Admin {
-        statuses.push("403");
+        statuses.push(403);
     }
     if p.kind == Kind::Mutation {
-        statuses.extend(["413", "415"]);
+        statuses.extend([413, 415]);
     }
+    statuses.extend(p.errors.iter().map(|e| e.http_status()));
     statuses.sort_unstable();
+    statuses.dedup();
     let mut responses = Map::new();
     responses.insert(
         "200".into(),
         json!({ "description": "Successful response", "content": json_content(p.output_schema.clone()) }),
     );
     for status in statuses {
-        responses.insert(status.into(), json!({ "$ref": "#/components/responses/Error" }));
+        responses.insert(status.to_string(), json!({ "$ref": "#/components/responses/Error" }));
     }
     Value::Object(responses)
 }

@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::context::Ctx;
-use crate::error::RpcError;
+use crate::error::{ErrorCode, RpcError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -35,6 +35,8 @@ pub trait Procedure: Send + Sync + 'static {
     const ACCESS: Access;
     /// Short description for the OpenAPI document.
     const SUMMARY: &'static str = "";
+    /// Errors the handler itself may answer beyond those of its access level (documented).
+    const ERRORS: &'static [ErrorCode] = &[];
 
     /// Deserialized from the call's input, then validated with garde. Use [`NoInput`]
     /// for procedures that take none.

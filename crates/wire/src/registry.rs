@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::context::{Authenticator, Ctx};
-use crate::error::{Issue, RpcError};
+use crate::error::{ErrorCode, Issue, RpcError};
 use crate::procedure::{Access, Kind, NoInput, Procedure};
 
 /// A procedure's description, as the OpenAPI document and the dispatcher need it.
@@ -21,6 +21,7 @@ pub struct ProcedureInfo {
     pub kind: Kind,
     pub access: Access,
     pub summary: &'static str,
+    pub errors: &'static [ErrorCode],
     /// `None` for procedures that take no input.
     pub input_schema: Option<Value>,
     pub output_schema: Value,
@@ -132,6 +133,7 @@ impl Registry {
             kind: P::KIND,
             access: P::ACCESS,
             summary: P::SUMMARY,
+            errors: P::ERRORS,
             input_schema: takes_input.then(|| schema_of::<P::Input>(true)),
             output_schema: schema_of::<P::Output>(false),
         };

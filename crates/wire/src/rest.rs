@@ -27,17 +27,26 @@ pub(crate) async fn handle(req: HttpRequest, payload: web::Payload, gateway: web
         Err(e) => {
             let mut builder = status_of(&e);
             finish(&mut builder, &ctx, &[&e]);
+            if e.code == ErrorCode::MethodNotSupported
+                && let Some(info) = procedure_path(&req).ok().and_then(|p| gateway.registry().get(&p).map(|p| p.info()))
+            {
+                builder.insert_header((header::ALLOW, if info.kind == Kind::Query { "GET" } else { "POST" }));
+            }
             builder.json(e.rest_body())
         }
     }
 }
 
-async fn decode(req: &HttpRequest, payload: web::Payload, gateway: &Gateway) -> Result<Call, RpcError> {
+fn procedure_path(req: &HttpRequest) -> Result<String, RpcError> {
     let raw = req.match_info().get("path").unwrap_or_default();
-    let path = percent_encoding::percent_decode_str(raw)
+    percent_encoding::percent_decode_str(raw)
         .decode_utf8()
-        .map_err(|_| RpcError::bad_request("The procedure path is not valid UTF-8"))?
-        .into_owned();
+        .map(|p| p.into_owned())
+        .map_err(|_| RpcError::bad_request("The procedure path is not valid UTF-8"))
+}
+
+async fn decode(req: &HttpRequest, payload: web::Payload, gateway: &Gateway) -> Result<Call, RpcError> {
+    let path = procedure_path(req)?;
     let info = gateway
         .registry()
         .get(&path)

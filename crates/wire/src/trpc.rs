@@ -184,6 +184,9 @@ fn response_item(result: &Result<Value, RpcError>, path: &str, transformer: Tran
 
 fn whole_request_error(e: &RpcError, transformer: Transformer) -> HttpResponse {
     let mut builder = status_of(e);
+    if e.code == ErrorCode::MethodNotSupported {
+        builder.insert_header((header::ALLOW, "GET, POST, HEAD"));
+    }
     if let Some(secs) = e.retry_after {
         builder.insert_header((header::RETRY_AFTER, secs.to_string()));
     }
