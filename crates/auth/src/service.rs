@@ -127,7 +127,8 @@ impl AuthService {
         let ok = self.verify_password(input.password, row.as_ref().map(|r| r.password.clone())).await?;
         let keys = attempt.settle();
         let Some(row) = row.filter(|_| ok) else {
-            // begin_attempt already counted this failure.
+            // begin_attempt already counted this failure for the account.
+            db(&self.store, move |c| throttle::record_address_failure(c, &keys, unix_now())).await?;
             audit!(ctx, "login_failed", reason = "credentials", auth_id = known_id.as_deref());
             return Err(bad(CREDENTIALS_DO_NOT_MATCH));
         };
@@ -210,7 +211,11 @@ impl AuthService {
         let keys = attempt.settle();
         if !accepted {
             let id = challenge.id.clone();
-            db(&self.store, move |c| challenge::add_failure(c, &id)).await?;
+            db(&self.store, move |c| {
+                throttle::record_address_failure(c, &keys, unix_now())?;
+                challenge::add_failure(c, &id)
+            })
+            .await?;
             audit!(ctx, "2fa_failed", auth_id = %row.id);
             return Err(bad(INVALID_2FA_CODE));
         }

@@ -35,9 +35,11 @@ pub fn retry_after(conn: &mut DbConn, keys: &Keys, config: &AuthConfig, now: i64
     Ok(wait)
 }
 
-/// Counts an attempt as a failure on both counters *before* its password or pin is
-/// checked, atomically with the limit check: concurrent attempts cannot all pass a check
-/// that none of them has been counted in yet. `Err(seconds)`: throttled, nothing counted.
+/// Counts an attempt as a failure of its account *before* its password or pin is checked,
+/// atomically with the limit check: concurrent guesses at one account cannot all pass a
+/// check that none of them has been counted in yet. The address counter is only read here
+/// (see [`record_address_failure`]): people behind one address must not throttle each other
+/// by logging in at the same time. `Err(seconds)`: throttled, nothing counted.
 /// A successful attempt takes its count back with [`forgive`].
 pub fn begin_attempt(
     conn: &mut DbConn,
@@ -46,8 +48,10 @@ pub fn begin_attempt(
     now: i64,
 ) -> Result<Result<(), u64>, StoreError> {
     let since = now - config.throttle_window.as_secs() as i64;
-    let keys_ = [keys.account.as_str(), keys.address.as_str()];
-    if throttle::record_within_limit(conn, &keys_, since, now, config.throttle_limit)? {
+    let (address_failures, _) = throttle::recent(conn, &keys.address, since)?;
+    if address_failures < config.throttle_limit
+        && throttle::record_within_limit(conn, &[keys.account.as_str()], since, now, config.throttle_limit)?
+    {
         return Ok(Ok(()));
     }
     Ok(Err(retry_after(conn, keys, config, now)?.unwrap_or(1)))
@@ -55,8 +59,12 @@ pub fn begin_attempt(
 
 /// The attempt begun with [`begin_attempt`] succeeded: it was no failure.
 pub fn forgive(conn: &mut DbConn, keys: &Keys) -> Result<(), StoreError> {
-    throttle::forgive_one(conn, &keys.account)?;
-    throttle::forgive_one(conn, &keys.address)
+    throttle::forgive_one(conn, &keys.account)
+}
+
+/// The attempt failed: its address counts it too.
+pub fn record_address_failure(conn: &mut DbConn, keys: &Keys, now: i64) -> Result<(), StoreError> {
+    throttle::record_failure(conn, &keys.address, now)
 }
 
 /// A completed login forgives the account (not the address).
