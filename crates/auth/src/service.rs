@@ -127,8 +127,7 @@ impl AuthService {
         let ok = self.verify_password(input.password, row.as_ref().map(|r| r.password.clone())).await?;
         let keys = attempt.settle();
         let Some(row) = row.filter(|_| ok) else {
-            // begin_attempt already counted this failure for the account.
-            db(&self.store, move |c| throttle::record_address_failure(c, &keys, unix_now())).await?;
+            db(&self.store, move |c| throttle::record_failure(c, &keys, unix_now())).await?;
             audit!(ctx, "login_failed", reason = "credentials", auth_id = known_id.as_deref());
             return Err(bad(CREDENTIALS_DO_NOT_MATCH));
         };
@@ -168,21 +167,24 @@ impl AuthService {
         Ok(row.id)
     }
 
-    /// Counts the attempt as a failure up front, or refuses it when a counter is at the limit
-    /// (see [`throttle::begin_attempt`]).
+    /// Takes a place for the attempt (see [`throttle::begin_attempt`]), waiting while
+    /// attempts still being checked fill the limit; refuses it when failures do.
     async fn begin_attempt(&self, ctx: &Ctx, keys: Keys, auth_id: Option<&str>) -> Result<Attempt, RpcError> {
-        let config = self.config.clone();
-        let (keys, outcome) = db(&self.store, move |c| {
-            let outcome = throttle::begin_attempt(c, &keys, &config, unix_now())?;
-            Ok((keys, outcome))
-        })
-        .await?;
-        match outcome {
-            Ok(()) => Ok(Attempt { store: self.store.clone(), keys: Some(keys) }),
-            Err(secs) => {
-                audit!(ctx, "throttled", retry_after = secs, auth_id = auth_id);
-                Err(RpcError::too_many_requests(secs))
-            }
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let (config, k) = (self.config.clone(), keys.clone());
+            let start = db(&self.store, move |c| throttle::begin_attempt(c, &k, &config, unix_now())).await?;
+            let secs = match start {
+                throttle::Start::Started => return Ok(Attempt { store: self.store.clone(), keys: Some(keys) }),
+                throttle::Start::Busy if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    continue;
+                }
+                throttle::Start::Busy => 1,
+                throttle::Start::Throttled(secs) => secs,
+            };
+            audit!(ctx, "throttled", retry_after = secs, auth_id = auth_id);
+            return Err(RpcError::too_many_requests(secs));
         }
     }
 
@@ -212,7 +214,7 @@ impl AuthService {
         if !accepted {
             let id = challenge.id.clone();
             db(&self.store, move |c| {
-                throttle::record_address_failure(c, &keys, unix_now())?;
+                throttle::record_failure(c, &keys, unix_now())?;
                 challenge::add_failure(c, &id)
             })
             .await?;

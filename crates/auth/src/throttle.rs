@@ -8,6 +8,7 @@ use gateway_store::{DbConn, StoreError, throttle};
 use crate::config::AuthConfig;
 
 /// The two counters an attempt touches.
+#[derive(Clone)]
 pub struct Keys {
     pub account: String,
     pub address: String,
@@ -35,35 +36,51 @@ pub fn retry_after(conn: &mut DbConn, keys: &Keys, config: &AuthConfig, now: i64
     Ok(wait)
 }
 
-/// Counts an attempt as a failure of its account *before* its password or pin is checked,
-/// atomically with the limit check: concurrent guesses at one account cannot all pass a
-/// check that none of them has been counted in yet. The address counter is only read here
-/// (see [`record_address_failure`]): people behind one address must not throttle each other
-/// by logging in at the same time. `Err(seconds)`: throttled, nothing counted.
-/// A successful attempt takes its count back with [`forgive`].
-pub fn begin_attempt(
-    conn: &mut DbConn,
-    keys: &Keys,
-    config: &AuthConfig,
-    now: i64,
-) -> Result<Result<(), u64>, StoreError> {
+/// How long an unsettled attempt holds its place (a crashed process's places expire).
+const PENDING_SECS: i64 = 60;
+
+impl Keys {
+    fn pending(&self) -> String {
+        format!("pending:{}", self.account)
+    }
+}
+
+/// The decision on a new attempt.
+pub enum Start {
+    Started,
+    /// Attempts still being checked fill the limit: wait for them to settle.
+    Busy,
+    Throttled(u64),
+}
+
+/// Takes a place for an attempt on its account *before* its password or pin is checked:
+/// failures and unsettled attempts together never exceed the limit, so concurrent guesses
+/// cannot all pass a check that none of them has been counted in yet, while concurrent
+/// right passwords only wait for each other. Settle with [`record_failure`] or [`forgive`].
+pub fn begin_attempt(conn: &mut DbConn, keys: &Keys, config: &AuthConfig, now: i64) -> Result<Start, StoreError> {
     let since = now - config.throttle_window.as_secs() as i64;
     let (address_failures, _) = throttle::recent(conn, &keys.address, since)?;
-    if address_failures < config.throttle_limit
-        && throttle::record_within_limit(conn, &[keys.account.as_str()], since, now, config.throttle_limit)?
-    {
-        return Ok(Ok(()));
-    }
-    Ok(Err(retry_after(conn, keys, config, now)?.unwrap_or(1)))
+    let reservation = if address_failures >= config.throttle_limit {
+        throttle::Reservation::Full
+    } else {
+        let pending = keys.pending();
+        throttle::reserve(conn, &keys.account, &pending, since, now - PENDING_SECS, now, config.throttle_limit)?
+    };
+    Ok(match reservation {
+        throttle::Reservation::Reserved => Start::Started,
+        throttle::Reservation::Busy => Start::Busy,
+        throttle::Reservation::Full => Start::Throttled(retry_after(conn, keys, config, now)?.unwrap_or(1)),
+    })
 }
 
-/// The attempt begun with [`begin_attempt`] succeeded: it was no failure.
+/// The attempt begun with [`begin_attempt`] is over without a failure.
 pub fn forgive(conn: &mut DbConn, keys: &Keys) -> Result<(), StoreError> {
-    throttle::forgive_one(conn, &keys.account)
+    throttle::forgive_one(conn, &keys.pending())
 }
 
-/// The attempt failed: its address counts it too.
-pub fn record_address_failure(conn: &mut DbConn, keys: &Keys, now: i64) -> Result<(), StoreError> {
+/// The attempt failed: it counts for its account and its address.
+pub fn record_failure(conn: &mut DbConn, keys: &Keys, now: i64) -> Result<(), StoreError> {
+    throttle::pending_failed(conn, &keys.pending(), &keys.account, now)?;
     throttle::record_failure(conn, &keys.address, now)
 }
 

@@ -13,41 +13,79 @@ pub fn record_failure(conn: &mut DbConn, key: &str, now: i64) -> Result<(), Stor
     Ok(())
 }
 
-/// Records one failure for each key, unless one of them already has `limit` failures at or
-/// after `since` (then records nothing and returns false). One writer at a time runs this
-/// (SQLite's write lock, a PostgreSQL advisory lock), so of attempts racing for one key no
-/// more than `limit` are recorded: none can pass the check on a count that misses the others.
-pub fn record_within_limit(
+/// What [`reserve`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// A pending row was recorded for the attempt.
+    Reserved,
+    /// Failures and attempts still being checked fill the limit: try again shortly.
+    Busy,
+    /// Failures alone fill the limit.
+    Full,
+}
+
+/// Reserves a place for one attempt on `key`: a row under `pending_key` unless the failures
+/// of `key` since `since`, plus the pending rows since `pending_since`, reach `limit`. One
+/// writer at a time runs this (SQLite's write lock, a PostgreSQL advisory lock), so attempts
+/// racing for one key cannot all pass on a count that misses the others.
+pub fn reserve(
     conn: &mut DbConn,
-    keys: &[&str],
+    key: &str,
+    pending_key: &str,
     since: i64,
+    pending_since: i64,
     now: i64,
     limit: i64,
-) -> Result<bool, StoreError> {
+) -> Result<Reservation, StoreError> {
     crate::write_tx(conn, |c| {
         if let DbConn::Postgres(pg) = c {
             diesel::connection::SimpleConnection::batch_execute(pg, "SELECT pg_advisory_xact_lock(7242013)")?;
         }
-        for key in keys {
-            let count: i64 = throttle_failure::table
+        let count = |c: &mut DbConn, key: &str, since: i64| -> QueryResult<i64> {
+            throttle_failure::table
                 .filter(throttle_failure::key.eq(key))
                 .filter(throttle_failure::at.ge(since))
                 .count()
-                .get_result(c)?;
-            if count >= limit {
-                return Ok(false);
-            }
+                .get_result(c)
+        };
+        let failures = count(c, key, since)?;
+        if failures >= limit {
+            return Ok(Reservation::Full);
         }
-        for key in keys {
-            diesel::insert_into(throttle_failure::table)
-                .values((throttle_failure::key.eq(key), throttle_failure::at.eq(now)))
-                .execute(c)?;
+        if failures + count(c, pending_key, pending_since)? >= limit {
+            return Ok(Reservation::Busy);
         }
-        Ok(true)
+        diesel::insert_into(throttle_failure::table)
+            .values((throttle_failure::key.eq(pending_key), throttle_failure::at.eq(now)))
+            .execute(c)?;
+        Ok(Reservation::Reserved)
     })
 }
 
-/// Takes back one recorded failure for `key` (the attempt it stood for succeeded).
+/// Turns one pending row into a failure of `key`, under the same lock as [`reserve`]: a
+/// reservation never sees the attempt as neither pending nor failed.
+pub fn pending_failed(conn: &mut DbConn, pending_key: &str, key: &str, now: i64) -> Result<(), StoreError> {
+    crate::write_tx(conn, |c| {
+        if let DbConn::Postgres(pg) = c {
+            diesel::connection::SimpleConnection::batch_execute(pg, "SELECT pg_advisory_xact_lock(7242013)")?;
+        }
+        let newest: Option<i64> = throttle_failure::table
+            .filter(throttle_failure::key.eq(pending_key))
+            .select(max(throttle_failure::id))
+            .get_result(c)?;
+        match newest {
+            Some(id) => diesel::update(throttle_failure::table.filter(throttle_failure::id.eq(id)))
+                .set((throttle_failure::key.eq(key), throttle_failure::at.eq(now)))
+                .execute(c)?,
+            None => diesel::insert_into(throttle_failure::table)
+                .values((throttle_failure::key.eq(key), throttle_failure::at.eq(now)))
+                .execute(c)?,
+        };
+        Ok(())
+    })
+}
+
+/// Takes back one row of `key` (a pending attempt that was settled).
 pub fn forgive_one(conn: &mut DbConn, key: &str) -> Result<(), StoreError> {
     let newest: Option<i64> = throttle_failure::table
         .filter(throttle_failure::key.eq(key))
