@@ -30,6 +30,8 @@ pub struct AuthService {
     dummy_hash: String,
     cpu: workers::CpuPool,
     verified: tokens::VerifiedTokens,
+    /// Places for attempts in flight, per account, in this process (see `begin_attempt`).
+    attempt_slots: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Semaphore>>>,
 }
 
 impl AuthService {
@@ -38,7 +40,8 @@ impl AuthService {
         let dummy_hash = password::dummy_hash(config.bcrypt_cost);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let (cpu, verified) = (workers::CpuPool::new(cores), tokens::VerifiedTokens::default());
-        Self { store: workers::Database::new(store), config, root_key, dummy_hash, cpu, verified }
+        let attempt_slots = Default::default();
+        Self { store: workers::Database::new(store), config, root_key, dummy_hash, cpu, verified, attempt_slots }
     }
 
     pub fn store(&self) -> &Store {

@@ -125,7 +125,7 @@ impl AuthService {
         let attempt = self.begin_attempt(ctx, keys, known_id.as_deref()).await?;
 
         let ok = self.verify_password(input.password, row.as_ref().map(|r| r.password.clone())).await?;
-        let keys = attempt.settle();
+        let (keys, _slot) = attempt.settle();
         let Some(row) = row.filter(|_| ok) else {
             db(&self.store, move |c| throttle::record_failure(c, &keys, unix_now())).await?;
             audit!(ctx, "login_failed", reason = "credentials", auth_id = known_id.as_deref());
@@ -171,11 +171,28 @@ impl AuthService {
     /// attempts still being checked fill the limit; refuses it when failures do.
     async fn begin_attempt(&self, ctx: &Ctx, keys: Keys, auth_id: Option<&str>) -> Result<Attempt, RpcError> {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        // Attempts on one account wait for each other here, in this process, rather than
+        // asking the store again and again; the store still decides across processes.
+        let slots = {
+            let mut all = self.attempt_slots.lock().expect("attempt slots lock");
+            if all.len() > 10_000 {
+                all.retain(|_, s| Arc::strong_count(s) > 1);
+            }
+            let limit = self.config.throttle_limit.max(1) as usize;
+            Arc::clone(all.entry(keys.account.clone()).or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(limit))))
+        };
+        let slot = tokio::time::timeout_at(deadline, slots.acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or_else(|| RpcError::too_many_requests(1))?;
         loop {
             let (config, k) = (self.config.clone(), keys.clone());
             let start = db(&self.store, move |c| throttle::begin_attempt(c, &k, &config, unix_now())).await?;
             let secs = match start {
-                throttle::Start::Started => return Ok(Attempt { store: self.store.clone(), keys: Some(keys) }),
+                throttle::Start::Started => {
+                    return Ok(Attempt { store: self.store.clone(), keys: Some(keys), slot: Some(slot) });
+                }
                 throttle::Start::Busy if tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                     continue;
@@ -210,7 +227,7 @@ impl AuthService {
             }
             None => false,
         };
-        let keys = attempt.settle();
+        let (keys, _slot) = attempt.settle();
         if !accepted {
             let id = challenge.id.clone();
             db(&self.store, move |c| {
@@ -465,12 +482,14 @@ impl AuthService {
 struct Attempt {
     store: gateway_store::Store,
     keys: Option<Keys>,
+    slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl Attempt {
-    /// The password or pin was checked: the caller keeps or forgives the count.
-    fn settle(mut self) -> Keys {
-        self.keys.take().expect("settled once")
+    /// The password or pin was checked: the caller keeps or forgives the count, holding the
+    /// slot until it has.
+    fn settle(mut self) -> (Keys, tokio::sync::OwnedSemaphorePermit) {
+        (self.keys.take().expect("settled once"), self.slot.take().expect("settled once"))
     }
 }
 
