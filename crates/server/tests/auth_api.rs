@@ -1,21 +1,11 @@
 //! The auth contract over HTTP, against every backend (SQLite, and PostgreSQL when
 //! TEST_DATABASE_URL is set): each test runs its scenario once per fresh database.
 
+#[macro_use]
 mod common;
 
 use common::*;
 use serde_json::{Value, json};
-
-/// Runs `scenario` against a fresh gateway on each backend.
-macro_rules! on_every_backend {
-    ($scenario:ident) => {
-        for db in fresh_databases() {
-            let server = TestServer::start(&db.url).await;
-            $scenario(&server).await;
-            server.stop().await;
-        }
-    };
-}
 
 #[actix_web::test]
 async fn create_admin_signs_in_once() {

@@ -1,21 +1,12 @@
 //! Concurrent calls that compete for one thing (an email, an account's throttle), on every
 //! backend: the invariants hold and no call fails with a 500.
 
+#[macro_use]
 mod common;
 
 use common::*;
 use futures_util::future::join_all;
 use serde_json::json;
-
-macro_rules! on_every_backend {
-    ($scenario:ident) => {
-        for db in fresh_databases() {
-            let server = TestServer::start(&db.url).await;
-            $scenario(&server).await;
-            server.stop().await;
-        }
-    };
-}
 
 #[actix_web::test]
 async fn racing_updates_to_one_email_let_exactly_one_through() {

@@ -13,6 +13,19 @@ use serde_json::{Value, json};
 
 pub use gateway_store::testing::fresh as fresh_databases;
 
+/// Runs `scenario` against a fresh gateway on each backend (SQLite, and PostgreSQL when
+/// TEST_DATABASE_URL is set).
+#[allow(unused_macros)] // not every test file runs per backend
+macro_rules! on_every_backend {
+    ($scenario:ident) => {
+        for db in fresh_databases() {
+            let server = TestServer::start(&db.url).await;
+            $scenario(&server).await;
+            server.stop().await;
+        }
+    };
+}
+
 #[derive(Parser)]
 struct Only {
     #[command(flatten)]
