@@ -2,6 +2,7 @@
 // file (fresh data dir, fresh database), gives every test its own loopback source
 // address (per-address login throttling must not bleed across tests), a cookie jar,
 // a TOTP generator and a few setup helpers that talk the raw tRPC wire.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, closeSync } from 'node:fs';
@@ -431,4 +432,24 @@ export class PinSource {
       if (!near.has(pin)) return pin;
     }
   }
+}
+
+/**
+ * Awaits a tRPC call that must fail with `ErrorClass` (the client version's TRPCClientError)
+ * whose data carries `code`, and `httpStatus` and `message` when given. Returns the error.
+ */
+export async function rejects(promise, { code, httpStatus, message }, ErrorClass) {
+  let err;
+  try {
+    const v = await promise;
+    assert.fail(`expected ${code}, got success ${JSON.stringify(v)}`);
+  } catch (e) {
+    if (e instanceof assert.AssertionError) throw e;
+    err = e;
+  }
+  assert.ok(err instanceof ErrorClass, `expected TRPCClientError, got ${err?.stack || err}`);
+  assert.equal(err.data?.code, code, `error.data.code (message ${JSON.stringify(err.message)}, data ${JSON.stringify(err.data)})`);
+  if (httpStatus !== undefined) assert.equal(err.data?.httpStatus, httpStatus, 'error.data.httpStatus');
+  if (message !== undefined) assert.equal(err.message, message, 'error.message');
+  return err;
 }

@@ -40,21 +40,8 @@ function client({ link = 'batch', address = h.nextAddress(B), jar = new h.Cookie
   return { trpc, fetch, jar, address };
 }
 
-async function rejects(promise, { code, httpStatus, message }) {
-  let err;
-  try {
-    const v = await promise;
-    assert.fail(`expected ${code}, got success ${JSON.stringify(v)}`);
-  } catch (e) {
-    if (e instanceof assert.AssertionError) throw e;
-    err = e;
-  }
-  assert.ok(err instanceof TRPCClientError, `expected TRPCClientError, got ${err?.stack || err}`);
-  assert.equal(err.data?.code, code, `error.data.code (message ${JSON.stringify(err.message)}, data ${JSON.stringify(err.data)})`);
-  if (httpStatus !== undefined) assert.equal(err.data?.httpStatus, httpStatus, 'error.data.httpStatus');
-  if (message !== undefined) assert.equal(err.message, message, 'error.message');
-  return err;
-}
+/** The call fails with a TRPCClientError carrying this code (and status, message). */
+const rejects = (promise, expected) => h.rejects(promise, expected, TRPCClientError);
 
 async function getAdmin() {
   if (!admin) admin = await h.createAdminRaw(gw, { address: h.nextAddress(B) });

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use gateway_store::auth::{AuthChanges, AuthRow, NewAuth};
 use gateway_store::session::SessionRow;
 use gateway_store::{ADMIN, EMAIL, StoreError, admin, auth, challenge, invitation, session};
-use gateway_wire::{CredentialSource, Ctx, Identity, NoInput, RpcError};
+use gateway_wire::{CredentialSource, Ctx, NoInput, RpcError};
 use tracing::info;
 
 use crate::AuthService;
@@ -44,10 +44,6 @@ macro_rules! audit {
 }
 
 impl AuthService {
-    fn caller<'c>(&self, ctx: &'c Ctx) -> Result<&'c Identity, RpcError> {
-        ctx.caller()
-    }
-
     async fn load_auth(&self, id: String) -> Result<AuthRow, RpcError> {
         db(&self.store, move |c| auth::find_by_id(c, &id)).await?.ok_or_else(auth_not_found)
     }
@@ -252,7 +248,7 @@ impl AuthService {
     }
 
     pub async fn get(self: &Arc<Self>, ctx: &Ctx, _: NoInput) -> Result<Auth, RpcError> {
-        let caller = self.caller(ctx)?;
+        let caller = ctx.caller()?;
         // The authenticator loaded the account with the session: no second query.
         match caller.details::<AuthRow>() {
             Some(row) => Ok(row.clone().into()),
@@ -261,7 +257,7 @@ impl AuthService {
     }
 
     pub async fn logout(self: &Arc<Self>, ctx: &Ctx, _: NoInput) -> Result<bool, RpcError> {
-        let caller = self.caller(ctx)?;
+        let caller = ctx.caller()?;
         if caller.source != CredentialSource::Cookie {
             return Ok(false);
         }
@@ -273,7 +269,7 @@ impl AuthService {
     }
 
     pub async fn update(self: &Arc<Self>, ctx: &Ctx, input: UpdateInput) -> Result<Auth, RpcError> {
-        let caller = self.caller(ctx)?;
+        let caller = ctx.caller()?;
         if input.password.is_some() {
             let row = self.load_auth(caller.subject.clone()).await?;
             let current = input.current_password.clone().unwrap_or_default();
@@ -334,7 +330,7 @@ impl AuthService {
     }
 
     pub async fn generate_token(self: &Arc<Self>, ctx: &Ctx, _: NoInput) -> Result<Auth, RpcError> {
-        let auth_id = self.caller(ctx)?.subject.clone();
+        let auth_id = ctx.caller()?.subject.clone();
         let ttl = self.config.api_token_ttl.as_secs() as i64;
         let row = SessionRow {
             id: hex_token(),
@@ -357,7 +353,7 @@ impl AuthService {
     }
 
     pub async fn generate_2fa_secret(self: &Arc<Self>, ctx: &Ctx, _: NoInput) -> Result<TwoFactorSecret, RpcError> {
-        let row = self.load_auth(self.caller(ctx)?.subject.clone()).await?;
+        let row = self.load_auth(ctx.caller()?.subject.clone()).await?;
         let secret = totp::new_secret();
         let uri = totp::otpauth_uri(&row.email, &secret);
         let qr_code_url = self.cpu.run(move || totp::qr_data_url(&uri)).await?;
@@ -365,7 +361,7 @@ impl AuthService {
     }
 
     pub async fn verify_2fa_setup(self: &Arc<Self>, ctx: &Ctx, input: Verify2faSetupInput) -> Result<Auth, RpcError> {
-        let auth_id = self.caller(ctx)?.subject.clone();
+        let auth_id = ctx.caller()?.subject.clone();
         let secret = input.secret.trim().to_ascii_uppercase();
         let Some(step) = totp::matching_step(&secret, &input.pin, unix_now()) else {
             audit!(ctx, "2fa_failed", auth_id = %auth_id, stage = "setup");
@@ -387,7 +383,7 @@ impl AuthService {
     }
 
     pub async fn disable_2fa(self: &Arc<Self>, ctx: &Ctx, _: NoInput) -> Result<Auth, RpcError> {
-        let auth_id = self.caller(ctx)?.subject.clone();
+        let auth_id = ctx.caller()?.subject.clone();
         let id = auth_id.clone();
         let changes = AuthChanges { secret: Some(None), is_2fa_enabled: Some(false), ..Default::default() };
         let row = db(&self.store, move |c| auth::update(c, &id, &changes)).await?.ok_or_else(auth_not_found)?;
@@ -396,7 +392,7 @@ impl AuthService {
     }
 
     pub async fn verify_token(self: &Arc<Self>, ctx: &Ctx, _: NoInput) -> Result<bool, RpcError> {
-        self.caller(ctx).map(|_| true)
+        ctx.caller().map(|_| true)
     }
 
     pub async fn create_user_invitation(
@@ -404,7 +400,7 @@ impl AuthService {
         ctx: &Ctx,
         input: InvitationInput,
     ) -> Result<Invitation, RpcError> {
-        let admin_auth = self.caller(ctx)?.subject.clone();
+        let admin_auth = ctx.caller()?.subject.clone();
         let invitation = self.invite(Some(admin_auth), input.email).await?;
         audit!(ctx, "invitation_created", auth_id = %invitation.auth_id);
         Ok(invitation)

@@ -236,11 +236,6 @@ pub(crate) fn parse_json(bytes: &[u8]) -> Result<Option<Value>, RpcError> {
         .map_err(|e| RpcError::new(ErrorCode::ParseError, format!("Invalid JSON: {e}")))
 }
 
-/// The transformer the tRPC surface uses; the REST surface is always plain JSON.
-pub(crate) fn trpc_transformer(gateway: &Gateway) -> Transformer {
-    gateway.config.transformer
-}
-
 /// Request spans for tracing-actix-web that leave the query string out: queries carry
 /// inputs (an invitation token, say), and inputs never reach the logs.
 pub struct RequestSpan;

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use crate::context::Ctx;
 use crate::dispatch::{Call, Verb, dispatch};
 use crate::error::{ErrorCode, RpcError};
-use crate::gateway::{Gateway, finish, is_json, parse_json, read_body, status_of, trpc_transformer};
+use crate::gateway::{Gateway, finish, is_json, parse_json, read_body, status_of};
 use crate::procedure::Kind;
 use crate::superjson::Transformer;
 
@@ -40,7 +40,7 @@ pub(crate) async fn handle(req: HttpRequest, payload: web::Payload, gateway: web
         return HttpResponse::NoContent().finish();
     }
     let gateway = gateway.into_inner();
-    let transformer = trpc_transformer(&gateway);
+    let transformer = gateway.config().transformer;
     let request = match decode(&req, payload, &gateway).await {
         Ok(request) => request,
         Err(e) => return whole_request_error(&e, transformer),
