@@ -121,9 +121,9 @@ impl AuthService {
         let attempt = self.begin_attempt(ctx, keys, known_id.as_deref()).await?;
 
         let ok = self.verify_password(input.password, row.as_ref().map(|r| r.password.clone())).await?;
-        let (keys, _slot) = attempt.settle();
+        let (place, _slot) = attempt.settle();
         let Some(row) = row.filter(|_| ok) else {
-            db(&self.store, move |c| throttle::record_failure(c, &keys, unix_now())).await?;
+            db(&self.store, move |c| throttle::record_failure(c, &place, unix_now())).await?;
             audit!(ctx, "login_failed", reason = "credentials", auth_id = known_id.as_deref());
             return Err(bad(CREDENTIALS_DO_NOT_MATCH));
         };
@@ -133,7 +133,7 @@ impl AuthService {
             let auth_id = row.id.clone();
             // The password step alone neither counts as a failure nor resets the count.
             let challenge_id = db(&self.store, move |c| {
-                throttle::forgive(c, &keys)?;
+                throttle::forgive(c, &place)?;
                 service.new_challenge(c, &auth_id)
             })
             .await?;
@@ -143,8 +143,8 @@ impl AuthService {
             return Ok(LoginOutput { is_2fa_enabled: true, auth_id: row.id });
         }
         db(&self.store, move |c| {
-            throttle::forgive(c, &keys)?;
-            throttle::reset_account(c, &keys)
+            throttle::forgive(c, &place)?;
+            throttle::reset_account(c, &place.keys)
         })
         .await?;
         audit!(ctx, "login_succeeded", auth_id = %row.id);
@@ -184,10 +184,10 @@ impl AuthService {
             .ok_or_else(|| RpcError::too_many_requests(1))?;
         loop {
             let (config, k) = (self.config.clone(), keys.clone());
-            let start = db(&self.store, move |c| throttle::begin_attempt(c, &k, &config, unix_now())).await?;
+            let start = db(&self.store, move |c| throttle::begin_attempt(c, k, &config, unix_now())).await?;
             let secs = match start {
-                throttle::Start::Started => {
-                    return Ok(Attempt { store: self.store.clone(), keys: Some(keys), slot: Some(slot) });
+                throttle::Start::Started(place) => {
+                    return Ok(Attempt { store: self.store.clone(), place: Some(place), slot: Some(slot) });
                 }
                 throttle::Start::Busy if tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -223,11 +223,11 @@ impl AuthService {
             }
             None => false,
         };
-        let (keys, _slot) = attempt.settle();
+        let (place, _slot) = attempt.settle();
         if !accepted {
             let id = challenge.id.clone();
             db(&self.store, move |c| {
-                throttle::record_failure(c, &keys, unix_now())?;
+                throttle::record_failure(c, &place, unix_now())?;
                 challenge::add_failure(c, &id)
             })
             .await?;
@@ -237,8 +237,8 @@ impl AuthService {
         let id = challenge.id;
         db(&self.store, move |c| {
             challenge::delete(c, &id)?;
-            throttle::forgive(c, &keys)?;
-            throttle::reset_account(c, &keys)
+            throttle::forgive(c, &place)?;
+            throttle::reset_account(c, &place.keys)
         })
         .await?;
         ctx.set_cookie(removal_cookie(CHALLENGE_COOKIE, self.config.cookie_secure));
@@ -477,23 +477,23 @@ impl AuthService {
 /// wrong password or pin stays counted.
 struct Attempt {
     store: gateway_store::Store,
-    keys: Option<Keys>,
+    place: Option<throttle::Place>,
     slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl Attempt {
     /// The password or pin was checked: the caller keeps or forgives the count, holding the
     /// slot until it has.
-    fn settle(mut self) -> (Keys, tokio::sync::OwnedSemaphorePermit) {
-        (self.keys.take().expect("settled once"), self.slot.take().expect("settled once"))
+    fn settle(mut self) -> (throttle::Place, tokio::sync::OwnedSemaphorePermit) {
+        (self.place.take().expect("settled once"), self.slot.take().expect("settled once"))
     }
 }
 
 impl Drop for Attempt {
     fn drop(&mut self) {
-        if let (Some(keys), Ok(rt)) = (self.keys.take(), tokio::runtime::Handle::try_current()) {
+        if let (Some(place), Ok(rt)) = (self.place.take(), tokio::runtime::Handle::try_current()) {
             let store = self.store.clone();
-            rt.spawn_blocking(move || store.run(|c| throttle::forgive(c, &keys)));
+            rt.spawn_blocking(move || store.run(|c| throttle::forgive(c, &place)));
         }
     }
 }

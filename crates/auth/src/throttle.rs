@@ -45,9 +45,15 @@ impl Keys {
     }
 }
 
+/// An attempt's place, taken by [`begin_attempt`].
+pub struct Place {
+    pub keys: Keys,
+    row: i64,
+}
+
 /// The decision on a new attempt.
 pub enum Start {
-    Started,
+    Started(Place),
     /// Attempts still being checked fill the limit: wait for them to settle.
     Busy,
     Throttled(u64),
@@ -57,7 +63,7 @@ pub enum Start {
 /// failures and unsettled attempts together never exceed the limit, so concurrent guesses
 /// cannot all pass a check that none of them has been counted in yet, while concurrent
 /// right passwords only wait for each other. Settle with [`record_failure`] or [`forgive`].
-pub fn begin_attempt(conn: &mut DbConn, keys: &Keys, config: &AuthConfig, now: i64) -> Result<Start, StoreError> {
+pub fn begin_attempt(conn: &mut DbConn, keys: Keys, config: &AuthConfig, now: i64) -> Result<Start, StoreError> {
     let since = now - config.throttle_window.as_secs() as i64;
     let (address_failures, _) = throttle::recent(conn, &keys.address, since)?;
     let reservation = if address_failures >= config.throttle_limit {
@@ -67,21 +73,21 @@ pub fn begin_attempt(conn: &mut DbConn, keys: &Keys, config: &AuthConfig, now: i
         throttle::reserve(conn, &keys.account, &pending, since, now - PENDING_SECS, now, config.throttle_limit)?
     };
     Ok(match reservation {
-        throttle::Reservation::Reserved => Start::Started,
+        throttle::Reservation::Reserved(row) => Start::Started(Place { keys, row }),
         throttle::Reservation::Busy => Start::Busy,
-        throttle::Reservation::Full => Start::Throttled(retry_after(conn, keys, config, now)?.unwrap_or(1)),
+        throttle::Reservation::Full => Start::Throttled(retry_after(conn, &keys, config, now)?.unwrap_or(1)),
     })
 }
 
-/// The attempt begun with [`begin_attempt`] is over without a failure.
-pub fn forgive(conn: &mut DbConn, keys: &Keys) -> Result<(), StoreError> {
-    throttle::forgive_one(conn, &keys.pending())
+/// The attempt is over without a failure: its place is given back.
+pub fn forgive(conn: &mut DbConn, place: &Place) -> Result<(), StoreError> {
+    throttle::release(conn, place.row)
 }
 
 /// The attempt failed: it counts for its account and its address.
-pub fn record_failure(conn: &mut DbConn, keys: &Keys, now: i64) -> Result<(), StoreError> {
-    throttle::pending_failed(conn, &keys.pending(), &keys.account, now)?;
-    throttle::record_failure(conn, &keys.address, now)
+pub fn record_failure(conn: &mut DbConn, place: &Place, now: i64) -> Result<(), StoreError> {
+    throttle::pending_failed(conn, place.row, &place.keys.account, now)?;
+    throttle::record_failure(conn, &place.keys.address, now)
 }
 
 /// A completed login forgives the account (not the address).

@@ -80,3 +80,63 @@ async fn a_burst_of_failed_logins_trips_the_throttle() {
     }
     on_every_backend!(scenario);
 }
+
+/// Clients that give up on their logins while the password is being checked (a load test
+/// stopping, a closed tab) leave nothing behind: each attempt still settles its throttle
+/// place, so the next login is let straight through instead of waiting for places that no
+/// one would give back.
+#[actix_web::test]
+async fn logins_abandoned_mid_check_leave_no_places_taken() {
+    for db in fresh_databases() {
+        let mut settings = settings(&db.url);
+        settings.bcrypt_cost = 10; // long enough a check for clients to leave during it
+        let s = TestServer::start_with(settings).await;
+        admin(&s).await;
+        let right = json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD});
+        let impatient = reqwest::Client::builder().timeout(std::time::Duration::from_millis(40)).build().unwrap();
+        let url = format!("{}/api/trpc/auth.login", s.base);
+        let abandoned = join_all((0..5).map(|_| impatient.post(&url).json(&json!({ "json": right })).send())).await;
+        assert!(abandoned.iter().all(|r| r.as_ref().is_err_and(|e| e.is_timeout())), "{abandoned:?}");
+
+        // Each abandoned attempt settles once its check is over (well under a few seconds).
+        let mut taken = i64::MAX;
+        for _ in 0..100 {
+            taken = places_taken(&s);
+            if taken == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(taken, 0, "places still taken by abandoned attempts");
+        s.browser().mutation("auth.login", right).await.ok();
+        s.stop().await;
+    }
+}
+
+/// Throttle places held by attempts still being checked.
+fn places_taken(s: &TestServer) -> i64 {
+    use diesel::prelude::*;
+    use gateway_store::schema::throttle_failure;
+    let mut conn = s.prepared.store.conn().unwrap();
+    throttle_failure::table.filter(throttle_failure::key.like("pending:%")).count().get_result(&mut *conn).unwrap()
+}
+
+/// Many right-password logins on one account at once: all get in (they wait for each
+/// other's places), and every place is given back, exactly once, when they are done.
+#[actix_web::test]
+async fn a_burst_of_right_logins_gives_every_place_back() {
+    async fn scenario(s: &TestServer) {
+        admin(s).await;
+        let right = json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD});
+        for _ in 0..3 {
+            let replies = join_all((0..24).map(|_| {
+                let (b, right) = (s.browser(), right.clone());
+                async move { b.mutation("auth.login", right).await }
+            }))
+            .await;
+            assert!(replies.iter().all(|r| r.status == 200), "{replies:?}");
+            assert_eq!(places_taken(s), 0, "places left taken after the burst");
+        }
+    }
+    on_every_backend!(scenario);
+}

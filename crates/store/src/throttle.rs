@@ -16,8 +16,8 @@ pub fn record_failure(conn: &mut DbConn, key: &str, now: i64) -> Result<(), Stor
 /// What [`reserve`] decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reservation {
-    /// A pending row was recorded for the attempt.
-    Reserved,
+    /// A pending row was recorded for the attempt: its id, to settle it with.
+    Reserved(i64),
     /// Failures and attempts still being checked fill the limit: try again shortly.
     Busy,
     /// Failures alone fill the limit.
@@ -58,42 +58,38 @@ pub fn reserve(
         diesel::insert_into(throttle_failure::table)
             .values((throttle_failure::key.eq(pending_key), throttle_failure::at.eq(now)))
             .execute(c)?;
-        Ok(Reservation::Reserved)
+        // Under the lock, the newest row of the key is the one just inserted.
+        let id: Option<i64> = throttle_failure::table
+            .filter(throttle_failure::key.eq(pending_key))
+            .select(max(throttle_failure::id))
+            .get_result(c)?;
+        Ok(Reservation::Reserved(id.expect("the row just inserted")))
     })
 }
 
-/// Turns one pending row into a failure of `key`, under the same lock as [`reserve`]: a
-/// reservation never sees the attempt as neither pending nor failed.
-pub fn pending_failed(conn: &mut DbConn, pending_key: &str, key: &str, now: i64) -> Result<(), StoreError> {
+/// Turns the pending row `place` into a failure of `key`, under the same lock as
+/// [`reserve`]: a reservation never sees the attempt as neither pending nor failed. A place
+/// that expired meanwhile still leaves its failure.
+pub fn pending_failed(conn: &mut DbConn, place: i64, key: &str, now: i64) -> Result<(), StoreError> {
     crate::write_tx(conn, |c| {
         if let DbConn::Postgres(pg) = c {
             diesel::connection::SimpleConnection::batch_execute(pg, "SELECT pg_advisory_xact_lock(7242013)")?;
         }
-        let newest: Option<i64> = throttle_failure::table
-            .filter(throttle_failure::key.eq(pending_key))
-            .select(max(throttle_failure::id))
-            .get_result(c)?;
-        match newest {
-            Some(id) => diesel::update(throttle_failure::table.filter(throttle_failure::id.eq(id)))
-                .set((throttle_failure::key.eq(key), throttle_failure::at.eq(now)))
-                .execute(c)?,
-            None => diesel::insert_into(throttle_failure::table)
+        let moved = diesel::update(throttle_failure::table.filter(throttle_failure::id.eq(place)))
+            .set((throttle_failure::key.eq(key), throttle_failure::at.eq(now)))
+            .execute(c)?;
+        if moved == 0 {
+            diesel::insert_into(throttle_failure::table)
                 .values((throttle_failure::key.eq(key), throttle_failure::at.eq(now)))
-                .execute(c)?,
-        };
+                .execute(c)?;
+        }
         Ok(())
     })
 }
 
-/// Takes back one row of `key` (a pending attempt that was settled).
-pub fn forgive_one(conn: &mut DbConn, key: &str) -> Result<(), StoreError> {
-    let newest: Option<i64> = throttle_failure::table
-        .filter(throttle_failure::key.eq(key))
-        .select(max(throttle_failure::id))
-        .get_result(conn)?;
-    if let Some(id) = newest {
-        diesel::delete(throttle_failure::table.filter(throttle_failure::id.eq(id))).execute(conn)?;
-    }
+/// Gives the pending row `place` back (its attempt was settled without a failure).
+pub fn release(conn: &mut DbConn, place: i64) -> Result<(), StoreError> {
+    diesel::delete(throttle_failure::table.filter(throttle_failure::id.eq(place))).execute(conn)?;
     Ok(())
 }
 
