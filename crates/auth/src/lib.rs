@@ -30,6 +30,7 @@ pub struct AuthService {
     dummy_hash: String,
     cpu: workers::CpuPool,
     verified: tokens::VerifiedTokens,
+    found_sessions: sessions::FoundSessions,
     /// Places for attempts in flight, per account, in this process (see `begin_attempt`).
     attempt_slots: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Semaphore>>>,
 }
@@ -40,8 +41,9 @@ impl AuthService {
         let dummy_hash = password::dummy_hash(config.bcrypt_cost);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let (cpu, verified) = (workers::CpuPool::new(cores), tokens::VerifiedTokens::default());
-        let attempt_slots = Default::default();
-        Self { store: workers::Database::new(store), config, root_key, dummy_hash, cpu, verified, attempt_slots }
+        let (found_sessions, attempt_slots) = Default::default();
+        let store = workers::Database::new(store);
+        Self { store, config, root_key, dummy_hash, cpu, verified, found_sessions, attempt_slots }
     }
 
     pub fn store(&self) -> &Store {

@@ -1,7 +1,8 @@
 //! Who is calling: the session cookie, a Bearer API token or an `x-api-key`, each
 //! checked against its signature and against its store row (revocation, expiry).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
 use gateway_store::auth::AuthRow;
@@ -81,26 +82,40 @@ impl AuthService {
         if claims.kind != expected {
             return Ok(None);
         }
-        let session_id = claims.session_id.clone();
-        let Some((row, auth)): Option<(SessionRow, AuthRow)> =
-            db(&self.store, move |c| session::find_with_auth(c, &session_id)).await?
-        else {
+        let Some(found) = self.find_session(&claims.session_id).await? else {
             return Ok(None);
         };
-        let now = unix_now();
+        let (row, now) = (&found.session, unix_now());
         if row.auth_id != claims.auth_id || row.kind != expected.as_str() || row.expires_at <= now {
             return Ok(None);
         }
         if source == CredentialSource::Cookie {
-            self.refresh_if_old(ctx, row, now).await?;
+            self.refresh_if_old(ctx, row.clone(), now).await?;
         }
         Ok(Some(Identity {
-            subject: auth.id.clone(),
-            admin: auth.rol == "admin",
+            subject: found.auth.id.clone(),
+            admin: found.auth.rol == "admin",
             session_id: claims.session_id,
             source,
-            details: Some(Arc::new(auth)),
+            details: Some(found.auth.clone()),
         }))
+    }
+
+    /// A session and its account: from the cache while the auth epoch has not moved since
+    /// they were read (no session or account changed), else from the store.
+    async fn find_session(&self, id: &str) -> Result<Option<Arc<FoundSession>>, RpcError> {
+        if let Some(hit) = self.store.auth_epoch().and_then(|epoch| self.found_sessions.get(id, epoch)) {
+            return Ok(Some(hit));
+        }
+        let key = id.to_owned();
+        let Some((session, auth, epoch)) = db(&self.store, move |c| session::find_with_auth(c, &key)).await? else {
+            return Ok(None);
+        };
+        let found = Arc::new(FoundSession { session, auth: Arc::new(auth) });
+        if let Some(epoch) = epoch {
+            self.found_sessions.put(id, epoch, Arc::clone(&found));
+        }
+        Ok(Some(found))
     }
 
     /// Rolling sessions: a session used in the second half of its life gets a fresh cookie.
@@ -114,6 +129,34 @@ impl AuthService {
         db(&self.store, move |c| session::extend(c, &id, expires_at)).await?;
         ctx.set_cookie(self.session_cookie(self.mint(&row)));
         Ok(())
+    }
+}
+
+/// A session row and its account, as the store had them at some auth epoch.
+pub struct FoundSession {
+    session: SessionRow,
+    auth: Arc<AuthRow>,
+}
+
+/// Sessions found in the store, by id, each with the auth epoch it was read at.
+#[derive(Default)]
+pub struct FoundSessions(Mutex<HashMap<String, (i64, Arc<FoundSession>)>>);
+
+impl FoundSessions {
+    const CAPACITY: usize = 50_000;
+
+    fn get(&self, id: &str, epoch: i64) -> Option<Arc<FoundSession>> {
+        let map = self.0.lock().ok()?;
+        map.get(id).filter(|(read_at, _)| *read_at == epoch).map(|(_, found)| Arc::clone(found))
+    }
+
+    fn put(&self, id: &str, epoch: i64, found: Arc<FoundSession>) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= Self::CAPACITY {
+                map.clear();
+            }
+            map.insert(id.to_owned(), (epoch, found));
+        }
     }
 }
 

@@ -58,6 +58,8 @@ pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
     if settings.bcrypt_cost < 10 {
         tracing::warn!(cost = settings.bcrypt_cost, "bcrypt cost below 10: fine for tests, weak for production");
     }
+    // Lets sessions be answered from memory until one changes, in this or any other gateway.
+    store.follow_auth_epoch();
     let service = Arc::new(AuthService::new(store.clone(), settings.auth_config(), root_key));
     let mut registry = Registry::new();
     gateway_auth::register(&mut registry, Arc::clone(&service));

@@ -526,8 +526,11 @@ fn unix_now() -> i64 {
 fn set_session_expiry(s: &TestServer, expires_at: i64) {
     use diesel::prelude::*;
     use gateway_store::schema::session;
-    let mut conn = s.prepared.store.conn().unwrap();
-    diesel::update(session::table).set(session::expires_at.eq(expires_at)).execute(&mut *conn).unwrap();
+    let moved = s
+        .prepared
+        .store
+        .run(|c| Ok(diesel::update(session::table).set(session::expires_at.eq(expires_at)).execute(c)?));
+    moved.unwrap();
 }
 
 #[actix_web::test]

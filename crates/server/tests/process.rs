@@ -279,8 +279,11 @@ async fn two_replicas_on_one_postgres_share_sessions_revocations_and_throttles()
         }
     };
     assert_eq!(get(b.base.clone(), cookie.clone()).await, 200, "a session made on A works on B");
+    assert_eq!(get(a.base.clone(), cookie.clone()).await, 200, "and on A (which now has it in memory)");
     assert_eq!(post(&b.base, "auth.logout", json!({}), Some(&cookie)).await.unwrap().status(), 200);
-    assert_eq!(get(a.base.clone(), cookie.clone()).await, 401, "logout on B is seen by A at once");
+    assert_eq!(get(b.base.clone(), cookie.clone()).await, 401, "logout on B is seen by B at once");
+    let seen_by_a = refused_within(Duration::from_secs(1), || get(a.base.clone(), cookie.clone())).await;
+    eprintln!("logout on B refused by A after {seen_by_a:?}");
 
     let wrong = json!({"email": "a@example.com", "password": "wrong-password"});
     for i in 0..5 {
@@ -289,6 +292,51 @@ async fn two_replicas_on_one_postgres_share_sessions_revocations_and_throttles()
     }
     assert_eq!(post(&a.base, "auth.login", creds.clone(), None).await.unwrap().status(), 429);
     assert_eq!(post(&b.base, "auth.login", creds, None).await.unwrap().status(), 429);
+}
+
+/// Calls `status` until it answers 401; panics if that takes longer than `limit`. Another
+/// process's change reaches a gateway's memory through the store's notification (PostgreSQL)
+/// or its poll of the file (SQLite), a few milliseconds after the change.
+async fn refused_within<F: std::future::Future<Output = u16>>(limit: Duration, status: impl Fn() -> F) -> Duration {
+    let start = std::time::Instant::now();
+    loop {
+        match status().await {
+            401 => return start.elapsed(),
+            200 if start.elapsed() < limit => tokio::time::sleep(Duration::from_millis(5)).await,
+            other => panic!("still {other} after {:?}", start.elapsed()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_password_reset_by_the_operator_revokes_the_sessions_of_a_running_gateway() {
+    let dir = common::temp_dir("operator-live");
+    let d = dir.to_str().unwrap().to_owned();
+    let p = Process::start(&dir, &[]);
+    let c = reqwest::Client::new();
+    let creds = json!({"email": "a@example.com", "password": "password-1"});
+    let r = c.post(format!("{}/api/auth.createAdmin", p.base)).json(&creds).send().await.unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let get = || {
+        let req = c.get(format!("{}/api/auth.get", p.base)).header("cookie", cookie.clone());
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(get().await, 200);
+    assert_eq!(get().await, 200, "answered from memory now");
+
+    let reset = tokio::task::spawn_blocking(move || {
+        let mut reset = gateway(&["admin", "reset-password", "--email", "a@example.com", "--data-dir", &d])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        reset.stdin.take().unwrap().write_all(b"brand-new-password\n").unwrap();
+        reset.wait_with_output().unwrap()
+    });
+    assert!(reset.await.unwrap().status.success());
+    let took = refused_within(Duration::from_secs(2), get).await;
+    eprintln!("the reset (another process, SQLite) was seen by the gateway after {took:?}");
 }
 
 /// The README's curl walk-through, run as written against a live gateway (the 2FA and

@@ -10,6 +10,7 @@ use diesel::result::QueryResult;
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+mod epoch;
 mod error;
 pub mod schema;
 
@@ -68,6 +69,8 @@ pub type Conn = r2d2::PooledConnection<ConnManager>;
 pub struct Store {
     pool: r2d2::Pool<ConnManager>,
     backend: Backend,
+    manager: ConnManager,
+    epoch: std::sync::Arc<epoch::EpochWatch>,
 }
 
 impl Store {
@@ -76,6 +79,7 @@ impl Store {
     pub fn open(url: &str, opts: PoolOptions) -> Result<Store, StoreError> {
         let manager = ConnManager::new(url, opts.connection_timeout)?;
         let backend = manager.backend;
+        let kept = manager.clone();
         // Connect once outside the pool: an unreachable database fails now with the real
         // cause, instead of after the pool's checkout timeout.
         let mut first =
@@ -99,7 +103,19 @@ impl Store {
             // broke (server restart) fails its query once, is flagged broken and replaced.
             .test_on_check_out(false)
             .build_unchecked(manager);
-        Ok(Store { pool, backend })
+        Ok(Store { pool, backend, manager: kept, epoch: Default::default() })
+    }
+
+    /// Starts following the auth epoch (see [`Store::auth_epoch`]): a thread with its own
+    /// connection. Until this is called, the epoch is never known.
+    pub fn follow_auth_epoch(&self) {
+        epoch::follow(self.manager.clone(), &self.epoch);
+    }
+
+    /// The auth epoch as of now, when it is known for sure: a value read together with a
+    /// session (`session::find_with_auth`) is still current while this returns the same.
+    pub fn auth_epoch(&self) -> Option<i64> {
+        self.epoch.current()
     }
 
     /// The most connections the pool opens.
@@ -130,9 +146,19 @@ impl Store {
         if let (Err(StoreError::Unavailable(_)), DbConn::Postgres(pg)) = (&result, &mut *conn) {
             AnsiTransactionManager::transaction_manager_status_mut(pg).set_in_error();
         }
+        // What `f` changed is known here before its caller answers anyone.
+        if self.epoch.followed() {
+            match epoch::read(&mut conn) {
+                Ok(n) => self.epoch.saw(n),
+                Err(_) => self.epoch.lost(),
+            }
+        }
         result
     }
 
+    /// A pooled connection for `f`s of your own. Changes made through it are not read back
+    /// into the auth epoch: other parts of this process learn of them as of another
+    /// process's, through the watcher. Prefer [`Store::run`].
     pub fn conn(&self) -> Result<Conn, StoreError> {
         self.pool.get().map_err(|e| StoreError::Unavailable(e.to_string()))
     }
@@ -188,7 +214,7 @@ pub(crate) fn write_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Quer
 
 /// Picks the backend from the URL scheme. (`DbConn::establish` would try each backend in
 /// turn, and SQLite accepts any string as a file name, hiding PostgreSQL errors.)
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ConnManager {
     backend: Backend,
     target: String,

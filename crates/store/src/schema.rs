@@ -80,10 +80,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    auth_epoch (id) {
+        id -> Integer,
+        n -> BigInt,
+    }
+}
+
 diesel::joinable!(admin -> auth (auth_id));
 diesel::joinable!(user -> auth (auth_id));
 diesel::joinable!(user -> admin (admin_id));
 diesel::joinable!(session -> auth (auth_id));
 diesel::joinable!(login_challenge -> auth (auth_id));
 
-diesel::allow_tables_to_appear_in_same_query!(auth, admin, user, session, throttle_failure, login_challenge);
+diesel::allow_tables_to_appear_in_same_query!(
+    auth,
+    admin,
+    user,
+    session,
+    throttle_failure,
+    login_challenge,
+    auth_epoch
+);

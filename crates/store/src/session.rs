@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use crate::auth::AuthRow;
-use crate::schema::{auth, session};
+use crate::schema::{auth, auth_epoch, session};
 use crate::{DbConn, StoreError, write_tx};
 
 /// `SessionRow::kind` of a cookie session.
@@ -32,12 +32,14 @@ pub fn find(conn: &mut DbConn, id: &str) -> Result<Option<SessionRow>, StoreErro
     Ok(session::table.find(id).select(session::all_columns).first(conn).optional()?)
 }
 
-/// The session and its account in one query: the lookup behind every authenticated call.
-pub fn find_with_auth(conn: &mut DbConn, id: &str) -> Result<Option<(SessionRow, AuthRow)>, StoreError> {
+/// The session, its account and the auth epoch, in one query (one snapshot): the lookup
+/// behind an authenticated call whose answer is not cached yet.
+pub fn find_with_auth(conn: &mut DbConn, id: &str) -> Result<Option<(SessionRow, AuthRow, Option<i64>)>, StoreError> {
+    let epoch = auth_epoch::table.select(auth_epoch::n).single_value();
     Ok(session::table
         .inner_join(auth::table)
         .filter(session::id.eq(id))
-        .select((session::all_columns, auth::all_columns))
+        .select((session::all_columns, auth::all_columns, epoch))
         .first(conn)
         .optional()?)
 }

@@ -228,7 +228,7 @@ fn sessions() {
         for (id, kind, exp) in [("s1", KIND_SESSION, 100), ("s2", KIND_SESSION, 200), ("t1", KIND_API_TOKEN, 300)] {
             session::insert(&mut conn, &session_row(id, "a1", kind, exp)).unwrap();
         }
-        let (s, a) = session::find_with_auth(&mut conn, "s1").unwrap().unwrap();
+        let (s, a, _) = session::find_with_auth(&mut conn, "s1").unwrap().unwrap();
         assert_eq!((s.expires_at, a.id.as_str()), (100, "a1"));
         assert_eq!(session::find_with_auth(&mut conn, "nope").unwrap(), None);
         assert!(session::extend(&mut conn, "s1", 150).unwrap());
@@ -307,4 +307,53 @@ fn deleting_an_account_cascades() {
         assert_eq!(session::find(&mut conn, "s2").unwrap(), None);
         assert_eq!(invitation::find_by_token(&mut conn, &token2).unwrap(), None);
     });
+}
+
+/// Waits (up to 2 s) until `store` knows an epoch that `pred` accepts; returns it.
+fn epoch_where(store: &Store, pred: impl Fn(i64) -> bool) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match store.auth_epoch() {
+            Some(n) if pred(n) => return n,
+            seen => assert!(Instant::now() < deadline, "epoch still {seen:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The auth epoch moves when a session or an account is changed or deleted, by this store
+/// or by another process on the same database, and stays put for inserts and for
+/// statements that change nothing. A session read with it carries the epoch it was read at.
+#[test]
+fn the_auth_epoch_follows_changes_from_every_process() {
+    for db in testing::fresh() {
+        let store = &Store::open(&db.url, PoolOptions::default()).unwrap();
+        assert_eq!(store.auth_epoch(), None, "unknown until followed");
+        store.follow_auth_epoch();
+        let mut conn = store.conn().unwrap();
+        make_admin(&mut conn);
+        session::insert(&mut conn, &session_row("s1", "a1", KIND_SESSION, 4_000_000_000)).unwrap();
+        session::insert(&mut conn, &session_row("s2", "a1", KIND_SESSION, 4_000_000_000)).unwrap();
+        drop(conn);
+        let start = epoch_where(store, |_| true);
+        let (_, _, read_at) = store.run(|c| session::find_with_auth(c, "s1")).unwrap().unwrap();
+        assert_eq!(read_at, Some(start), "inserts leave the epoch alone");
+
+        // Changes nothing: no move.
+        assert!(!store.run(|c| session::delete(c, "missing")).unwrap());
+        assert_eq!(store.auth_epoch(), Some(start));
+
+        // This store's own change is known as soon as the call returns.
+        assert!(store.run(|c| session::extend(c, "s1", 4_000_000_001)).unwrap());
+        let moved = store.auth_epoch().unwrap();
+        assert!(moved > start, "{moved} after {start}");
+
+        // Another process's change (a second store on the same database) is seen shortly.
+        let other = Store::open(&db.url, PoolOptions::default()).unwrap();
+        assert!(other.run(|c| session::delete(c, "s2")).unwrap());
+        let after_other = epoch_where(store, |n| n > moved);
+        let image = AuthChanges { image: Some("/avatars/avatar-2.png".into()), ..Default::default() };
+        other.run(|c| auth::update(c, "a1", &image)).unwrap();
+        epoch_where(store, |n| n > after_other);
+    }
 }

@@ -1,0 +1,134 @@
+//! The auth epoch: a counter the database moves whenever a session or an account is changed
+//! or deleted (see the `auth_epoch` migrations). A cache entry read at epoch `n` is current
+//! while the epoch is still `n`; this module keeps track of the epoch, so that checking costs
+//! no query:
+//! - this process's own store calls read it after they run, before their answer goes out;
+//! - a watcher thread follows other processes' changes: PostgreSQL announces each move on
+//!   the `auth_epoch` channel (a few milliseconds), an SQLite file is polled.
+//!
+//! The watcher also vouches for what is known: if it loses its connection or stops
+//! answering, [`EpochWatch::current`] says `None` and callers go to the store.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+
+use crate::schema::auth_epoch;
+use crate::{ConnManager, DbConn, StoreError};
+
+/// How often PostgreSQL notifications are collected (the delay before another process's
+/// revocation is seen here).
+const NOTIFICATION_POLL: Duration = Duration::from_millis(2);
+/// How often an SQLite file is polled for other processes' changes.
+const SQLITE_POLL: Duration = Duration::from_millis(200);
+/// How often the watcher reads the epoch itself, proving its connection works.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How long one proof is trusted.
+const TRUST: Duration = Duration::from_secs(3);
+/// Wait before reconnecting a lost watcher.
+const RECONNECT: Duration = Duration::from_secs(1);
+
+pub fn read(conn: &mut DbConn) -> Result<i64, StoreError> {
+    Ok(auth_epoch::table.select(auth_epoch::n).first(conn)?)
+}
+
+pub struct EpochWatch {
+    known: AtomicI64,
+    /// Milliseconds after `start` until which `known` is vouched for.
+    trusted_until: AtomicU64,
+    followed: AtomicBool,
+    start: Instant,
+}
+
+impl Default for EpochWatch {
+    fn default() -> Self {
+        EpochWatch {
+            known: AtomicI64::new(-1),
+            trusted_until: AtomicU64::new(0),
+            followed: AtomicBool::new(false),
+            start: Instant::now(),
+        }
+    }
+}
+
+impl EpochWatch {
+    /// The newest epoch known, while the watcher vouches that no change was missed.
+    pub fn current(&self) -> Option<i64> {
+        (self.millis() < self.trusted_until.load(Ordering::SeqCst)).then(|| self.known.load(Ordering::SeqCst))
+    }
+
+    /// Whether a watcher runs (only then is the epoch worth reading after each call).
+    pub(crate) fn followed(&self) -> bool {
+        self.followed.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn saw(&self, n: i64) {
+        self.known.fetch_max(n, Ordering::SeqCst);
+    }
+
+    /// A change may have gone unseen: nothing is vouched for until the watcher says so again.
+    pub(crate) fn lost(&self) {
+        self.trusted_until.store(0, Ordering::SeqCst);
+    }
+
+    fn vouch(&self) {
+        self.trusted_until.store(self.millis() + TRUST.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    fn millis(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+}
+
+/// Starts the watcher thread; it ends soon after the last handle to `watch` is dropped.
+pub(crate) fn follow(manager: ConnManager, watch: &Arc<EpochWatch>) {
+    if watch.followed.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let weak = Arc::downgrade(watch);
+    std::thread::Builder::new()
+        .name("auth-epoch".into())
+        .spawn(move || {
+            while weak.strong_count() > 0 {
+                if let Err(e) = watch_once(&manager, &weak) {
+                    tracing::warn!(error = %e, "lost track of session changes; resolving every token in the store until back");
+                }
+                if let Some(w) = weak.upgrade() {
+                    w.lost();
+                }
+                std::thread::sleep(RECONNECT);
+            }
+        })
+        .expect("spawning the epoch watcher");
+}
+
+/// Follows the epoch over one connection until it fails (or the store is gone: `Ok`).
+fn watch_once(manager: &ConnManager, weak: &Weak<EpochWatch>) -> Result<(), StoreError> {
+    let mut conn = r2d2::ManageConnection::connect(manager).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    if let DbConn::Postgres(pg) = &mut conn {
+        // Listening first: no move between the first read and the first notification is lost.
+        pg.batch_execute("LISTEN auth_epoch")?;
+    }
+    let poll = if matches!(conn, DbConn::Postgres(_)) { NOTIFICATION_POLL } else { SQLITE_POLL };
+    let mut last_read: Option<Instant> = None;
+    loop {
+        let Some(watch) = weak.upgrade() else { return Ok(()) };
+        if let DbConn::Postgres(pg) = &mut conn {
+            for note in pg.notifications_iter() {
+                if let Ok(n) = note?.payload.parse() {
+                    watch.saw(n);
+                }
+            }
+        }
+        if last_read.is_none_or(|t| t.elapsed() >= HEARTBEAT) || poll == SQLITE_POLL {
+            watch.saw(read(&mut conn)?);
+            watch.vouch();
+            last_read = Some(Instant::now());
+        }
+        drop(watch);
+        std::thread::sleep(poll);
+    }
+}
