@@ -92,9 +92,16 @@ pub(crate) fn follow(manager: ConnManager, watch: &Arc<EpochWatch>) {
     std::thread::Builder::new()
         .name("auth-epoch".into())
         .spawn(move || {
+            // Warned once per outage, not at every reconnection attempt.
+            let mut warned = false;
             while weak.strong_count() > 0 {
-                if let Err(e) = watch_once(&manager, &weak) {
-                    tracing::warn!(error = %e, "lost track of session changes; resolving every token in the store until back");
+                match watch_once(&manager, &weak, &mut warned) {
+                    Err(e) if !warned => {
+                        tracing::warn!(error = %e, "lost track of session changes; resolving every token in the store until back");
+                        warned = true;
+                    }
+                    Err(e) => tracing::debug!(error = %e, "still no track of session changes"),
+                    Ok(()) => {}
                 }
                 if let Some(w) = weak.upgrade() {
                     w.lost();
@@ -106,7 +113,7 @@ pub(crate) fn follow(manager: ConnManager, watch: &Arc<EpochWatch>) {
 }
 
 /// Follows the epoch over one connection until it fails (or the store is gone: `Ok`).
-fn watch_once(manager: &ConnManager, weak: &Weak<EpochWatch>) -> Result<(), StoreError> {
+fn watch_once(manager: &ConnManager, weak: &Weak<EpochWatch>, warned: &mut bool) -> Result<(), StoreError> {
     let mut conn = r2d2::ManageConnection::connect(manager).map_err(|e| StoreError::Unavailable(e.to_string()))?;
     if let DbConn::Postgres(pg) = &mut conn {
         // Listening first: no move between the first read and the first notification is lost.
@@ -127,6 +134,9 @@ fn watch_once(manager: &ConnManager, weak: &Weak<EpochWatch>) -> Result<(), Stor
             watch.saw(read(&mut conn)?);
             watch.vouch();
             last_read = Some(Instant::now());
+            if std::mem::take(warned) {
+                tracing::info!("back on track of session changes");
+            }
         }
         drop(watch);
         std::thread::sleep(poll);
