@@ -1,6 +1,7 @@
 //! Dokploy's `auth` router: accounts, sessions and API tokens, TOTP two-factor login,
 //! invitations and throttling, over the store, registered on the wire layer.
 
+mod bounded;
 mod config;
 mod ids;
 mod io;

@@ -1,8 +1,7 @@
 //! Who is calling: the session cookie, a Bearer API token or an `x-api-key`, each
 //! checked against its signature and against its store row (revocation, expiry).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use gateway_store::auth::AuthRow;
@@ -11,6 +10,7 @@ use gateway_store::{DbConn, StoreError, session};
 use gateway_wire::{Authenticator, Cookie, CookieDuration, CredentialSource, Ctx, Identity, RpcError, SameSite};
 
 use crate::AuthService;
+use crate::bounded::BoundedMap;
 use crate::ids::{hex_token, now_iso, unix_now};
 use crate::tokens::{Claims, TokenKind};
 use crate::workers::db;
@@ -139,24 +139,21 @@ pub struct FoundSession {
 }
 
 /// Sessions found in the store, by id, each with the auth epoch it was read at.
-#[derive(Default)]
-pub struct FoundSessions(Mutex<HashMap<String, (i64, Arc<FoundSession>)>>);
+pub struct FoundSessions(BoundedMap<(i64, Arc<FoundSession>)>);
+
+impl Default for FoundSessions {
+    fn default() -> Self {
+        FoundSessions(BoundedMap::new(50_000))
+    }
+}
 
 impl FoundSessions {
-    const CAPACITY: usize = 50_000;
-
     fn get(&self, id: &str, epoch: i64) -> Option<Arc<FoundSession>> {
-        let map = self.0.lock().ok()?;
-        map.get(id).filter(|(read_at, _)| *read_at == epoch).map(|(_, found)| Arc::clone(found))
+        self.0.get(id).filter(|(read_at, _)| *read_at == epoch).map(|(_, found)| found)
     }
 
     fn put(&self, id: &str, epoch: i64, found: Arc<FoundSession>) {
-        if let Ok(mut map) = self.0.lock() {
-            if map.len() >= Self::CAPACITY {
-                map.clear();
-            }
-            map.insert(id.to_owned(), (epoch, found));
-        }
+        self.0.insert(id, (epoch, found));
     }
 }
 

@@ -9,6 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use biscuit_auth::macros::{authorizer, biscuit};
 use biscuit_auth::{AuthorizerLimits, Biscuit, KeyPair, PrivateKey, PublicKey};
 
+use crate::bounded::BoundedMap;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
     Session,
@@ -124,23 +126,21 @@ impl RootKey {
 
 /// Tokens whose signature was checked, so that a busy client costs one check, not one per
 /// request. Only the signature is remembered: expiry and revocation are checked every time.
-#[derive(Default)]
-pub struct VerifiedTokens(std::sync::Mutex<std::collections::HashMap<String, Claims>>);
+pub struct VerifiedTokens(BoundedMap<Claims>);
+
+impl Default for VerifiedTokens {
+    fn default() -> Self {
+        VerifiedTokens(BoundedMap::new(50_000))
+    }
+}
 
 impl VerifiedTokens {
-    const CAPACITY: usize = 50_000;
-
     pub fn verify(&self, key: &RootKey, token: &str) -> Option<Claims> {
-        if let Some(claims) = self.0.lock().ok().and_then(|m| m.get(token).cloned()) {
+        if let Some(claims) = self.0.get(token) {
             return Some(claims);
         }
         let claims = key.verify(token)?;
-        if let Ok(mut map) = self.0.lock() {
-            if map.len() >= Self::CAPACITY {
-                map.clear();
-            }
-            map.insert(token.to_owned(), claims.clone());
-        }
+        self.0.insert(token, claims.clone());
         Some(claims)
     }
 }

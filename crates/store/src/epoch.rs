@@ -119,7 +119,11 @@ fn watch_once(manager: &ConnManager, weak: &Weak<EpochWatch>, warned: &mut bool)
         // Listening first: no move between the first read and the first notification is lost.
         pg.batch_execute("LISTEN auth_epoch")?;
     }
-    let poll = if matches!(conn, DbConn::Postgres(_)) { NOTIFICATION_POLL } else { SQLITE_POLL };
+    // PostgreSQL pushes each move; an SQLite file has to be read every time.
+    let (poll, read_every) = match conn {
+        DbConn::Postgres(_) => (NOTIFICATION_POLL, HEARTBEAT),
+        DbConn::Sqlite(_) => (SQLITE_POLL, SQLITE_POLL),
+    };
     let mut last_read: Option<Instant> = None;
     loop {
         let Some(watch) = weak.upgrade() else { return Ok(()) };
@@ -130,7 +134,7 @@ fn watch_once(manager: &ConnManager, weak: &Weak<EpochWatch>, warned: &mut bool)
                 }
             }
         }
-        if last_read.is_none_or(|t| t.elapsed() >= HEARTBEAT) || poll == SQLITE_POLL {
+        if last_read.is_none_or(|t| t.elapsed() >= read_every) {
             watch.saw(read(&mut conn)?);
             watch.vouch();
             last_read = Some(Instant::now());

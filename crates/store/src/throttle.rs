@@ -1,6 +1,6 @@
 //! Failed attempts per key (an account or a client address), one row per failure.
 
-use diesel::dsl::{count_star, max, min};
+use diesel::dsl::{count_star, min};
 use diesel::prelude::*;
 
 use crate::schema::throttle_failure;
@@ -55,15 +55,11 @@ pub fn reserve(
         if failures + count(c, pending_key, pending_since)? >= limit {
             return Ok(Reservation::Busy);
         }
-        diesel::insert_into(throttle_failure::table)
+        let id = diesel::insert_into(throttle_failure::table)
             .values((throttle_failure::key.eq(pending_key), throttle_failure::at.eq(now)))
-            .execute(c)?;
-        // Under the lock, the newest row of the key is the one just inserted.
-        let id: Option<i64> = throttle_failure::table
-            .filter(throttle_failure::key.eq(pending_key))
-            .select(max(throttle_failure::id))
+            .returning(throttle_failure::id)
             .get_result(c)?;
-        Ok(Reservation::Reserved(id.expect("the row just inserted")))
+        Ok(Reservation::Reserved(id))
     })
 }
 
