@@ -3,6 +3,7 @@
 
 mod bounded;
 mod config;
+mod cpu;
 mod ids;
 mod io;
 mod password;
@@ -29,7 +30,7 @@ pub struct AuthService {
     root_key: RootKey,
     /// Verified for unknown emails so that they cost what a wrong password costs.
     dummy_hash: String,
-    cpu: workers::CpuPool,
+    cpu: cpu::CpuPool,
     verified: tokens::VerifiedTokens,
     found_sessions: sessions::FoundSessions,
     /// Places for attempts in flight, per account, in this process (see `begin_attempt`).
@@ -41,7 +42,7 @@ impl AuthService {
     pub fn new(store: Store, config: AuthConfig, root_key: RootKey) -> Self {
         let dummy_hash = password::dummy_hash(config.bcrypt_cost);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let (cpu, verified) = (workers::CpuPool::new(cores), tokens::VerifiedTokens::default());
+        let (cpu, verified) = (cpu::CpuPool::new(cores), tokens::VerifiedTokens::default());
         let (found_sessions, attempt_slots) = Default::default();
         let store = workers::Database::new(store);
         Self { store, config, root_key, dummy_hash, cpu, verified, found_sessions, attempt_slots }

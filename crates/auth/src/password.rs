@@ -1,16 +1,27 @@
 //! bcrypt hashing. bcrypt reads at most 72 bytes: a password up to that length is hashed
 //! as it is (the hashes Dokploy stores), a longer one through SHA-256 first, so that no
 //! part of any password is ever silently ignored.
+//!
+//! New hashes come from the `bcrypt` crate. Checks, the hot path of every login, run on
+//! [`eksblowfish`], which computes several of them side by side.
+
+mod eksblowfish;
+mod pi;
 
 use sha2::{Digest, Sha256};
+use std::sync::LazyLock;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+pub use eksblowfish::LANES;
 
 /// What bcrypt gets for a password: at most 72 bytes, every byte of the password counting.
-fn bcrypt_input(password: &str) -> Vec<u8> {
-    if password.len() <= 72 {
+fn bcrypt_input(password: &str) -> Zeroizing<Vec<u8>> {
+    Zeroizing::new(if password.len() <= 72 {
         password.as_bytes().to_vec()
     } else {
         data_encoding::BASE64.encode(&Sha256::digest(password.as_bytes())).into_bytes()
-    }
+    })
 }
 
 /// Hash verified for unknown accounts, so that they cost the same time as a wrong password.
@@ -19,11 +30,8 @@ pub fn dummy_hash(cost: u32) -> String {
 }
 
 pub fn hash(password: &str, cost: u32) -> Result<String, bcrypt::BcryptError> {
-    bcrypt::non_truncating_hash(bcrypt_input(password), cost)
-}
-
-pub fn verify(password: &str, hash: &str) -> bool {
-    bcrypt::non_truncating_verify(bcrypt_input(password), hash).unwrap_or(false)
+    // The input has at most 72 bytes: bcrypt drops nothing of it (at 72, its final zero).
+    bcrypt::hash(bcrypt_input(password).as_slice(), cost)
 }
 
 /// A hash of 32 random bytes: an account with it has no usable password.
@@ -32,9 +40,70 @@ pub fn unusable(cost: u32) -> String {
     bcrypt::hash(secret, cost).expect("bcrypt with a valid cost")
 }
 
+/// bcrypt's base64: its own alphabet, no padding.
+static BCRYPT_BASE64: LazyLock<data_encoding::Encoding> = LazyLock::new(|| {
+    let mut spec = data_encoding::Specification::new();
+    spec.symbols.push_str("./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
+    spec.encoding().expect("a valid alphabet")
+});
+
+/// A password and the stored hash it must match, parsed and ready for [`check_all`].
+pub struct Check {
+    /// The password as bcrypt keys it: with its terminating zero, at most 72 bytes.
+    key: Zeroizing<Vec<u8>>,
+    cost: u32,
+    salt: [u8; 16],
+    /// The stored hash's last 31 characters: the digest, in bcrypt's base64.
+    digest: [u8; 31],
+}
+
+impl Check {
+    /// `None` when `stored` is not a bcrypt hash: no password matches it.
+    pub fn new(password: &str, stored: &str) -> Option<Check> {
+        let parts: bcrypt::HashParts = stored.parse().ok()?;
+        // A parsed hash is 60 ASCII characters, the digest last.
+        let digest = stored.as_bytes()[29..].try_into().ok()?;
+        let mut key = bcrypt_input(password);
+        key.push(0);
+        key.truncate(72);
+        Some(Check { key, cost: parts.get_cost(), salt: parts.get_salt_raw(), digest })
+    }
+
+    pub fn cost(&self) -> u32 {
+        self.cost
+    }
+}
+
+/// Whether each password matches its hash, in order. All checks must have one cost.
+pub fn check_all(checks: &[Check]) -> Vec<bool> {
+    assert!(checks.iter().all(|c| c.cost == checks[0].cost), "checks of one cost");
+    let mut answers = Vec::with_capacity(checks.len());
+    for lanes in checks.chunks(LANES) {
+        match lanes.len() {
+            1 => answers.extend(check_lanes::<1>(lanes)),
+            2 => answers.extend(check_lanes::<2>(lanes)),
+            3 => answers.extend(check_lanes::<3>(lanes)),
+            _ => answers.extend(check_lanes::<LANES>(lanes)),
+        }
+    }
+    answers
+}
+
+fn check_lanes<const N: usize>(checks: &[Check]) -> [bool; N] {
+    let checks: &[Check; N] = checks.try_into().expect("one check per lane");
+    let cost = checks[0].cost;
+    let raw =
+        eksblowfish::bcrypt(cost, checks.each_ref().map(|c| &c.salt), checks.each_ref().map(|c| c.key.as_slice()));
+    std::array::from_fn(|i| BCRYPT_BASE64.encode(&raw[i][..23]).as_bytes().ct_eq(&checks[i].digest).into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn verify(password: &str, stored: &str) -> bool {
+        Check::new(password, stored).is_some_and(|c| check_all(&[c])[0])
+    }
 
     #[test]
     fn long_passwords_count_in_full() {
@@ -46,5 +115,45 @@ mod tests {
         assert!(!verify(&other, &stored));
         let short = hash("password-1", 4).unwrap();
         assert!(bcrypt::verify("password-1", &short).unwrap(), "short passwords hash as Dokploy's do");
+    }
+
+    #[test]
+    fn passwords_of_71_72_and_73_bytes_hash_and_check() {
+        for len in [71, 72, 73] {
+            let password = "p".repeat(len);
+            let stored = hash(&password, 4).unwrap();
+            assert!(verify(&password, &stored), "{len} bytes");
+            assert!(!verify(&"p".repeat(len - 1), &stored), "{len} bytes, one fewer");
+        }
+        // A 72-byte password hashed elsewhere (bcrypt drops its final zero) still matches.
+        let password = "q".repeat(72);
+        assert!(verify(&password, &bcrypt::hash(&password, 4).unwrap()));
+    }
+
+    #[test]
+    fn checks_accept_every_bcrypt_prefix_and_refuse_what_is_not_a_hash() {
+        let stored = bcrypt::hash_with_salt("password-1", 5, [9; 16]).unwrap();
+        for version in [bcrypt::Version::TwoA, bcrypt::Version::TwoB, bcrypt::Version::TwoY] {
+            let stored = stored.format_for_version(version);
+            assert!(verify("password-1", &stored), "{stored}");
+            assert!(!verify("password-2", &stored), "{stored}");
+        }
+        let good = stored.to_string();
+        let mut tampered = good.clone().into_bytes();
+        tampered[59] = if tampered[59] == b'a' { b'b' } else { b'a' };
+        for bad in ["", "password-1", &good[..59], &String::from_utf8(tampered).unwrap(), &good.replace("$2b$", "$3b$")]
+        {
+            assert!(!verify("password-1", bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_batch_answers_each_check_in_order() {
+        let stored: Vec<String> = (0..6).map(|i| hash(&format!("password-{i}"), 4).unwrap()).collect();
+        // Right passwords at even places, wrong ones at odd places; a batch longer than the lanes.
+        let checks: Vec<Check> = (0..6)
+            .map(|i| Check::new(&format!("password-{}", if i % 2 == 0 { i } else { i + 1 }), &stored[i]).unwrap())
+            .collect();
+        assert_eq!(check_all(&checks), [true, false, true, false, true, false]);
     }
 }

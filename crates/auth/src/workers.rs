@@ -1,4 +1,4 @@
-//! Blocking work (diesel, bcrypt) runs here, never on the async request workers.
+//! Store work runs on the blocking pool, never on the async request workers.
 
 use gateway_store::{DbConn, Store, StoreError};
 use gateway_wire::RpcError;
@@ -55,57 +55,4 @@ where
     F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
 {
     with_conn(store, f).await?.map_err(store_error)
-}
-
-type Job = Box<dyn FnOnce() + Send>;
-
-/// Threads for CPU-heavy work (bcrypt), one per core, at a lower scheduling priority:
-/// under a flood of logins the request path still gets the CPU whenever it needs it.
-pub struct CpuPool {
-    jobs: std::sync::mpsc::Sender<Job>,
-}
-
-impl CpuPool {
-    pub fn new(threads: usize) -> Self {
-        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
-        let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
-        for i in 0..threads.max(1) {
-            let queue = std::sync::Arc::clone(&queue);
-            std::thread::Builder::new()
-                .name(format!("cpu-{i}"))
-                .spawn(move || {
-                    lower_priority();
-                    loop {
-                        let job = queue.lock().map(|q| q.recv());
-                        match job {
-                            Ok(Ok(job)) => job(),
-                            _ => break,
-                        }
-                    }
-                })
-                .expect("spawning a worker thread");
-        }
-        CpuPool { jobs }
-    }
-
-    pub async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, RpcError> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move || {
-            let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-        });
-        self.jobs.send(job).map_err(|_| RpcError::internal("the CPU pool is gone"))?;
-        match rx.await {
-            Ok(Ok(value)) => Ok(value),
-            _ => Err(RpcError::internal("a CPU task failed")),
-        }
-    }
-}
-
-/// Nice 10 for the calling thread (Linux schedules threads separately).
-fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: setpriority only changes the calling thread's nice value.
-    unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
-    }
 }

@@ -104,6 +104,31 @@ async fn failed_logins_are_throttled_per_account_with_retry_after() {
 }
 
 #[actix_web::test]
+async fn passwords_on_both_sides_of_the_bcrypt_limit_sign_in() {
+    async fn scenario(s: &TestServer) {
+        let a = admin(s).await;
+        // bcrypt reads 72 bytes: lengths around it, in one- and two-byte characters.
+        let p = |n: usize| "p".repeat(n);
+        let passwords = [p(8), p(71), p(72), p(73), "é".repeat(36), "é".repeat(37), p(256)];
+        for (i, password) in passwords.iter().enumerate() {
+            let email = format!("user{i}@example.com");
+            user(s, &a, &email, password).await;
+            let r = s.browser().mutation("auth.login", json!({"email": email, "password": password})).await;
+            assert_eq!(r.status, 200, "{} bytes: {r:?}", password.len());
+        }
+        // One byte fewer, or the same first 72 bytes and then another: refused.
+        for (i, wrong) in [(2, p(71)), (3, format!("{}q", p(72))), (5, format!("{}e", "é".repeat(36)))] {
+            let r = s
+                .browser()
+                .mutation("auth.login", json!({"email": format!("user{i}@example.com"), "password": wrong}))
+                .await;
+            r.fails(400, "BAD_REQUEST", "Credentials do not match");
+        }
+    }
+    on_every_backend!(scenario);
+}
+
+#[actix_web::test]
 async fn access_levels() {
     async fn scenario(s: &TestServer) {
         let a = admin(s).await;
