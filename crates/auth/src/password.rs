@@ -61,9 +61,15 @@ impl Check {
     /// `None` when `stored` is not a bcrypt hash: no password matches it.
     pub fn new(password: &str, stored: &str) -> Option<Check> {
         let parts: bcrypt::HashParts = stored.parse().ok()?;
+        // The parser reads any two digits; bcrypt defines costs 4 to 31.
+        if !(4..=31).contains(&parts.get_cost()) {
+            return None;
+        }
         // A parsed hash is 60 ASCII characters, the digest last.
         let digest = stored.as_bytes()[29..].try_into().ok()?;
-        let mut key = bcrypt_input(password);
+        // Room for the zero up front: growing the vector would leave a copy of the password behind.
+        let mut key = Zeroizing::new(Vec::with_capacity(73));
+        key.extend_from_slice(&bcrypt_input(password));
         key.push(0);
         key.truncate(72);
         Some(Check { key, cost: parts.get_cost(), salt: parts.get_salt_raw(), digest })
@@ -141,8 +147,9 @@ mod tests {
         let good = stored.to_string();
         let mut tampered = good.clone().into_bytes();
         tampered[59] = if tampered[59] == b'a' { b'b' } else { b'a' };
-        for bad in ["", "password-1", &good[..59], &String::from_utf8(tampered).unwrap(), &good.replace("$2b$", "$3b$")]
-        {
+        let tampered = String::from_utf8(tampered).unwrap();
+        let (cost_3, cost_32) = (good.replace("$05$", "$03$"), good.replace("$05$", "$32$"));
+        for bad in ["", "password-1", &good[..59], &tampered, &good.replace("$2b$", "$3b$"), &cost_3, &cost_32] {
             assert!(!verify("password-1", bad), "{bad:?}");
         }
     }
