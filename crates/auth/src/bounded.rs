@@ -4,23 +4,25 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-pub struct BoundedMap<V> {
-    capacity: usize,
-    map: Mutex<HashMap<String, V>>,
+/// Entries a map holds before it starts over: a few MB at most.
+const CAPACITY: usize = 50_000;
+
+pub struct BoundedMap<V>(Mutex<HashMap<String, V>>);
+
+impl<V> Default for BoundedMap<V> {
+    fn default() -> Self {
+        BoundedMap(Mutex::default())
+    }
 }
 
 impl<V: Clone> BoundedMap<V> {
-    pub fn new(capacity: usize) -> Self {
-        BoundedMap { capacity, map: Mutex::default() }
-    }
-
     pub fn get(&self, key: &str) -> Option<V> {
-        self.map.lock().ok()?.get(key).cloned()
+        self.0.lock().ok()?.get(key).cloned()
     }
 
     pub fn insert(&self, key: &str, value: V) {
-        if let Ok(mut map) = self.map.lock() {
-            if map.len() >= self.capacity {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= CAPACITY {
                 map.clear();
             }
             map.insert(key.to_owned(), value);

@@ -4,11 +4,13 @@ use crate::password;
 use gateway_wire::RpcError;
 use std::time::{Duration, Instant};
 
-type Reply = tokio::sync::oneshot::Sender<bool>;
+type Task = Box<dyn FnOnce() + Send>;
+/// A password check and where its answer goes.
+type Pending = (password::Check, tokio::sync::oneshot::Sender<bool>);
 
 enum Job {
-    Task(Box<dyn FnOnce() + Send>),
-    Check(password::Check, Reply),
+    Task(Task),
+    Check(Pending),
 }
 
 #[derive(Default)]
@@ -31,22 +33,22 @@ const GATHER: Duration = Duration::from_millis(3);
 
 /// What a thread takes from the queue: a task, or password checks of one cost to run side by side.
 enum Work {
-    Task(Box<dyn FnOnce() + Send>),
-    Checks(Vec<(password::Check, Reply)>),
+    Task(Task),
+    Checks(Vec<Pending>),
 }
 
 impl Jobs {
     /// Moves waiting checks of the batch's cost into it, up to one per lane.
-    fn take_checks_like(&mut self, batch: &mut Vec<(password::Check, Reply)>) {
+    fn take_checks_like(&mut self, batch: &mut Vec<Pending>) {
         let cost = batch[0].0.cost();
         while batch.len() < password::LANES {
-            let same_cost = |job: &Job| matches!(job, Job::Check(c, _) if c.cost() == cost);
-            let Some(Job::Check(check, reply)) =
+            let same_cost = |job: &Job| matches!(job, Job::Check((c, _)) if c.cost() == cost);
+            let Some(Job::Check(pending)) =
                 self.waiting.iter().position(same_cost).and_then(|i| self.waiting.remove(i))
             else {
                 break;
             };
-            batch.push((check, reply));
+            batch.push(pending);
         }
     }
 }
@@ -64,8 +66,8 @@ impl Queue {
         loop {
             match jobs.waiting.pop_front() {
                 Some(Job::Task(task)) => return Some(Work::Task(task)),
-                Some(Job::Check(check, reply)) => {
-                    let mut batch = vec![(check, reply)];
+                Some(Job::Check(pending)) => {
+                    let mut batch = vec![pending];
                     // While other threads check passwords, logins keep arriving: a short wait
                     // fills more lanes. With no other check running, this one starts at once.
                     let deadline = (jobs.checking > 0).then(|| Instant::now() + GATHER);
@@ -138,7 +140,7 @@ impl CpuPool {
     pub async fn verify(&self, password: &str, stored: &str) -> Result<bool, RpcError> {
         let Some(check) = password::Check::new(password, stored) else { return Ok(false) };
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.queue.push(Job::Check(check, tx));
+        self.queue.push(Job::Check((check, tx)));
         rx.await.map_err(|_| RpcError::internal("a password check failed"))
     }
 }

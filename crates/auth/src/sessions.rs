@@ -139,13 +139,8 @@ pub struct FoundSession {
 }
 
 /// Sessions found in the store, by id, each with the auth epoch it was read at.
+#[derive(Default)]
 pub struct FoundSessions(BoundedMap<(i64, Arc<FoundSession>)>);
-
-impl Default for FoundSessions {
-    fn default() -> Self {
-        FoundSessions(BoundedMap::new(50_000))
-    }
-}
 
 impl FoundSessions {
     fn get(&self, id: &str, epoch: i64) -> Option<Arc<FoundSession>> {

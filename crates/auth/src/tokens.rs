@@ -126,13 +126,8 @@ impl RootKey {
 
 /// Tokens whose signature was checked, so that a busy client costs one check, not one per
 /// request. Only the signature is remembered: expiry and revocation are checked every time.
+#[derive(Default)]
 pub struct VerifiedTokens(BoundedMap<Claims>);
-
-impl Default for VerifiedTokens {
-    fn default() -> Self {
-        VerifiedTokens(BoundedMap::new(50_000))
-    }
-}
 
 impl VerifiedTokens {
     pub fn verify(&self, key: &RootKey, token: &str) -> Option<Claims> {

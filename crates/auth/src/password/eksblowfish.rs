@@ -79,9 +79,9 @@ fn encrypt<const N: usize>(states: &[State; N], blocks: &mut [[u32; 2]; N]) {
 }
 
 /// Replaces P and then S with the chained encryption of a zero block, each block first
-/// mixed with the salt when `SALTED` (bcrypt's first expansion only).
+/// mixed with the salt's four words in turn when `SALTED` (bcrypt's first expansion only).
 #[inline(always)]
-fn expand<const N: usize, const SALTED: bool>(states: &mut [State; N], salts: &[[u32; 4]; N]) {
+fn expand<const N: usize, const SALTED: bool>(states: &mut [State; N], salts: &[[u32; 18]; N]) {
     let mut blocks = [[0u32; 2]; N];
     for i in 0..(18 + 1024) / 2 {
         if SALTED {
@@ -112,19 +112,18 @@ pub fn bcrypt<const N: usize>(cost: u32, salts: [&[u8; 16]; N], keys: [&[u8]; N]
     assert!(keys.iter().all(|k| (1..=72).contains(&k.len())), "bcrypt key length out of range");
     let mut key_words: [[u32; 18]; N] = std::array::from_fn(|i| cyclic_words(keys[i]));
     let salt_words: [[u32; 18]; N] = std::array::from_fn(|i| cyclic_words(salts[i]));
-    let salt_halves: [[u32; 4]; N] = std::array::from_fn(|i| cyclic_words(salts[i]));
 
     let mut states: Box<[State; N]> = Box::new(std::array::from_fn(|_| State::initial()));
     let xor_all = |states: &mut [State; N], words: &[[u32; 18]; N]| {
         states.iter_mut().zip(words).for_each(|(st, w)| st.xor_p(w));
     };
     xor_all(&mut states, &key_words);
-    expand::<N, true>(&mut states, &salt_halves);
+    expand::<N, true>(&mut states, &salt_words);
     for _ in 0..1u64 << cost {
         xor_all(&mut states, &key_words);
-        expand::<N, false>(&mut states, &salt_halves);
+        expand::<N, false>(&mut states, &salt_words);
         xor_all(&mut states, &salt_words);
-        expand::<N, false>(&mut states, &salt_halves);
+        expand::<N, false>(&mut states, &salt_words);
     }
     key_words.zeroize();
 
