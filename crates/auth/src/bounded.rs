@@ -1,31 +1,89 @@
-//! A map that forgets everything once it is full. The caches here hold answers that can
-//! always be worked out again, so a rare clear costs little and needs no eviction policy.
+//! A map that forgets everything once it holds its budget of bytes. The caches here hold
+//! answers that can always be worked out again, so a rare clear costs little and needs no
+//! eviction policy; a byte budget (not a count) keeps large entries from growing it.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-/// Entries a map holds before it starts over: a few MB at most.
-const CAPACITY: usize = 50_000;
+/// What an entry costs beyond its key and the heap data `weight` counts: the table slot,
+/// the key's and the value's inline parts.
+const ENTRY_OVERHEAD: usize = 64;
 
-pub struct BoundedMap<V>(Mutex<HashMap<String, V>>);
+pub struct BoundedMap<V> {
+    entries: Mutex<Entries<V>>,
+    budget: usize,
+    /// The heap bytes a value holds (its strings, say).
+    weight: fn(&V) -> usize,
+}
 
-impl<V> Default for BoundedMap<V> {
-    fn default() -> Self {
-        BoundedMap(Mutex::default())
-    }
+struct Entries<V> {
+    map: HashMap<String, V>,
+    bytes: usize,
 }
 
 impl<V: Clone> BoundedMap<V> {
+    pub fn new(budget: usize, weight: fn(&V) -> usize) -> Self {
+        BoundedMap { entries: Mutex::new(Entries { map: HashMap::new(), bytes: 0 }), budget, weight }
+    }
+
+    fn cost(&self, key: &str, value: &V) -> usize {
+        key.len() + std::mem::size_of::<V>() + ENTRY_OVERHEAD + (self.weight)(value)
+    }
+
     pub fn get(&self, key: &str) -> Option<V> {
-        self.0.lock().ok()?.get(key).cloned()
+        self.entries.lock().ok()?.map.get(key).cloned()
     }
 
     pub fn insert(&self, key: &str, value: V) {
-        if let Ok(mut map) = self.0.lock() {
-            if map.len() >= CAPACITY {
-                map.clear();
-            }
-            map.insert(key.to_owned(), value);
+        let cost = self.cost(key, &value);
+        if cost > self.budget {
+            return;
         }
+        let Ok(mut entries) = self.entries.lock() else { return };
+        if let Some(old) = entries.map.remove(key) {
+            entries.bytes -= self.cost(key, &old);
+        }
+        if entries.bytes + cost > self.budget {
+            entries.map = HashMap::new();
+            entries.bytes = 0;
+        }
+        entries.bytes += cost;
+        entries.map.insert(key.to_owned(), value);
+    }
+
+    /// The bytes the entries are counted at.
+    #[cfg(test)]
+    pub fn bytes(&self) -> usize {
+        self.entries.lock().map_or(0, |e| e.bytes)
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.entries.lock().map_or(0, |e| e.map.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_holds_whatever_the_sizes_of_keys_and_values() {
+        let map = BoundedMap::new(10_000, |v: &String| v.len());
+        for i in 0..1_000 {
+            map.insert(&format!("key-{i}-{}", "k".repeat(i % 300)), "v".repeat(i % 500));
+            assert!(map.bytes() <= 10_000, "{} bytes after {i} inserts", map.bytes());
+        }
+        // A value larger than the whole budget is not kept (and does not clear the rest).
+        let before = map.len();
+        map.insert("huge", "x".repeat(20_000));
+        assert_eq!((map.get("huge"), map.len()), (None, before));
+        // Replacing a key counts it once.
+        let map = BoundedMap::new(10_000, |v: &String| v.len());
+        for _ in 0..100 {
+            map.insert("same", "v".repeat(100));
+        }
+        assert_eq!(map.len(), 1);
+        assert_eq!(map.bytes(), "same".len() + std::mem::size_of::<String>() + ENTRY_OVERHEAD + 100);
     }
 }

@@ -19,7 +19,7 @@ pub use config::AuthConfig;
 pub use io::Invitation;
 pub use procedures::register;
 pub use sessions::{CHALLENGE_COOKIE, SESSION_COOKIE};
-pub use tokens::RootKey;
+pub use tokens::{MAX_TOKEN_CHARS, RootKey};
 pub use totp::code_at as totp_code_at;
 
 use gateway_store::Store;

@@ -139,8 +139,37 @@ pub struct FoundSession {
 }
 
 /// Sessions found in the store, by id, each with the auth epoch it was read at.
-#[derive(Default)]
 pub struct FoundSessions(BoundedMap<(i64, Arc<FoundSession>)>);
+
+/// Bytes the found sessions may hold: about 30,000 sessions.
+const FOUND_SESSIONS_BYTES: usize = 16 * 1024 * 1024;
+
+impl Default for FoundSessions {
+    fn default() -> Self {
+        FoundSessions(BoundedMap::new(FOUND_SESSIONS_BYTES, |(_, found)| found.heap_bytes()))
+    }
+}
+
+impl FoundSession {
+    /// What its strings hold, roughly: the cache's budget counts it.
+    fn heap_bytes(&self) -> usize {
+        let (s, a) = (&self.session, &*self.auth);
+        let optional = |v: &Option<String>| v.as_ref().map_or(0, String::len);
+        s.id.len()
+            + s.auth_id.len()
+            + s.kind.len()
+            + s.created_at.len()
+            + std::mem::size_of::<AuthRow>()
+            + a.id.len()
+            + a.email.len()
+            + a.password.len()
+            + a.rol.len()
+            + a.created_at.len()
+            + optional(&a.image)
+            + optional(&a.secret)
+            + optional(&a.token)
+    }
+}
 
 impl FoundSessions {
     fn get(&self, id: &str, epoch: i64) -> Option<Arc<FoundSession>> {

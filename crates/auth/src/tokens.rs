@@ -7,9 +7,12 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use biscuit_auth::macros::{authorizer, biscuit};
-use biscuit_auth::{AuthorizerLimits, Biscuit, KeyPair, PrivateKey, PublicKey};
+use biscuit_auth::{AuthorizerLimits, KeyPair, PrivateKey, PublicKey, UnverifiedBiscuit};
 
 use crate::bounded::BoundedMap;
+
+/// Longest token accepted, in base64 characters. Minted tokens are about 330.
+pub const MAX_TOKEN_CHARS: usize = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
@@ -99,16 +102,26 @@ impl RootKey {
         .expect("a well-formed token")
     }
 
-    /// The claims of a token signed by this key and not expired; `None` otherwise.
+    /// The claims of a token this key minted, not expired; `None` otherwise.
+    ///
+    /// Anyone holding a token can append blocks to it without the root key, and a block's
+    /// Datalog can be made to run for hours. So the shape comes first: one authority block
+    /// (what [`RootKey::mint`] writes), within [`MAX_TOKEN_CHARS`]; anything else is refused
+    /// after a bounded parse, before any signature or Datalog. Only then is the signature
+    /// checked, and the authorizer runs on the gateway's own four facts and one check.
     pub fn verify(&self, token: &str) -> Option<Claims> {
-        if token.is_empty() || token.len() > 4096 {
+        if token.is_empty() || token.len() > MAX_TOKEN_CHARS {
             return None;
         }
-        let token = Biscuit::from_base64(token, self.public()).ok()?;
+        let unverified = UnverifiedBiscuit::from_base64(token).ok()?;
+        if unverified.block_count() != 1 || unverified.root_key_id().is_some() {
+            return None;
+        }
+        let token = unverified.verify(self.public()).ok()?;
         let mut authorizer = authorizer!(r#"time({now}); allow if true;"#, now = SystemTime::now())
             // The default run limit is 1 ms of wall time, which fails valid tokens on a busy
-            // machine; these facts and rules are tiny, so a generous bound costs nothing.
-            .set_limits(AuthorizerLimits { max_time: Duration::from_secs(1), ..Default::default() })
+            // machine. What runs here is our own block: few facts, one pass.
+            .set_limits(AuthorizerLimits { max_facts: 16, max_iterations: 4, max_time: Duration::from_secs(1) })
             .build(&token)
             .ok()?;
         authorizer.authorize().ok()?;
@@ -124,10 +137,19 @@ impl RootKey {
     }
 }
 
-/// Tokens whose signature was checked, so that a busy client costs one check, not one per
-/// request. Only the signature is remembered: expiry and revocation are checked every time.
-#[derive(Default)]
+/// Tokens that passed [`RootKey::verify`], so that a busy client costs one check, not one
+/// per request. Only the signature is remembered: expiry and revocation are checked every
+/// time. Refused tokens are never kept, and the memory held is bounded in bytes.
 pub struct VerifiedTokens(BoundedMap<Claims>);
+
+/// Bytes the verified tokens may hold: about 15,000 tokens.
+const VERIFIED_TOKENS_BYTES: usize = 8 * 1024 * 1024;
+
+impl Default for VerifiedTokens {
+    fn default() -> Self {
+        VerifiedTokens(BoundedMap::new(VERIFIED_TOKENS_BYTES, |c: &Claims| c.auth_id.len() + c.session_id.len()))
+    }
+}
 
 impl VerifiedTokens {
     pub fn verify(&self, key: &RootKey, token: &str) -> Option<Claims> {
@@ -137,6 +159,16 @@ impl VerifiedTokens {
         let claims = key.verify(token)?;
         self.0.insert(token, claims.clone());
         Some(claims)
+    }
+
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
+        self.0.bytes()
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.len()
     }
 }
 
@@ -166,6 +198,67 @@ mod tests {
         assert_eq!(key.verify(&token), None);
         assert_eq!(key.verify("not a token"), None);
         assert_eq!(key.verify(""), None);
+    }
+
+    /// What an attacker can do without the root key: append a block to a token they hold.
+    /// This one would make the authorizer join eight facts ten ways each (10^8 steps), with
+    /// few enough facts to pass the authorizer's own limits.
+    pub(crate) fn with_expensive_block(token: &str, key: &RootKey) -> String {
+        let mut code = String::new();
+        for i in 0..10 {
+            code.push_str(&format!("n({i});"));
+        }
+        code.push_str("check if n($a), n($b), n($c), n($d), n($e), n($f), n($g), n($h), $a < 0;");
+        let block = biscuit_auth::builder::BlockBuilder::new().code(&code).unwrap();
+        let parsed = biscuit_auth::Biscuit::from_base64(token, key.public()).unwrap();
+        parsed.append(block).unwrap().to_base64().unwrap()
+    }
+
+    #[test]
+    fn tokens_with_appended_blocks_are_refused_before_any_datalog_runs() {
+        let key = RootKey::generate();
+        let good = key.mint(&claims(unix_now() + 60));
+        assert!(good.len() < MAX_TOKEN_CHARS / 2, "minted tokens are {} characters", good.len());
+        let hostile = with_expensive_block(&good, &key);
+        // Without the shape check this call runs for minutes.
+        assert_eq!(key.verify(&hostile), None);
+        // An empty appended block and an oversized token are refused too. (A sealed token
+        // keeps our one block and adds none: it is still ours.)
+        let parsed = biscuit_auth::Biscuit::from_base64(&good, key.public()).unwrap();
+        let empty = parsed.append(biscuit_auth::builder::BlockBuilder::new()).unwrap().to_base64().unwrap();
+        assert_eq!(key.verify(&empty), None);
+        assert_eq!(key.verify(&format!("{good}{}", "A".repeat(MAX_TOKEN_CHARS))), None);
+        // A token naming a root key id is not one we minted.
+        let with_kid = biscuit_auth::Biscuit::builder()
+            .fact("auth_id(\"a1\")")
+            .unwrap()
+            .root_key_id(7)
+            .build(&key.0)
+            .unwrap()
+            .to_base64()
+            .unwrap();
+        assert_eq!(key.verify(&with_kid), None);
+        assert!(key.verify(&good).is_some());
+    }
+
+    #[test]
+    fn the_verified_cache_keeps_only_tokens_that_passed_within_its_budget() {
+        let key = RootKey::generate();
+        let cache = VerifiedTokens::default();
+        let good = key.mint(&claims(unix_now() + 60));
+        for token in
+            [with_expensive_block(&good, &key), "garbage".into(), RootKey::generate().mint(&claims(unix_now() + 60))]
+        {
+            assert_eq!(cache.verify(&key, &token), None);
+        }
+        assert_eq!(cache.len(), 0, "refused tokens are not kept");
+        assert!(cache.verify(&key, &good).is_some());
+        assert_eq!(cache.len(), 1);
+        for i in 0..20_000 {
+            let c = Claims { session_id: format!("s{i}"), ..claims(unix_now() + 60) };
+            cache.0.insert(&format!("{good}{i}"), c);
+            assert!(cache.bytes() <= VERIFIED_TOKENS_BYTES);
+        }
     }
 
     #[test]

@@ -86,7 +86,9 @@ pub fn build_server(prepared: &Prepared, settings: &Settings) -> anyhow::Result<
     // Slow or stalled clients do not hold a worker: headers must arrive within 5 s.
     .client_request_timeout(Duration::from_secs(5))
     .client_disconnect_timeout(Duration::from_secs(2))
-    .shutdown_timeout(30);
+    .shutdown_timeout(settings.shutdown_timeout_secs)
+    // `serve` handles the signals itself, with a deadline no stuck request can outlive.
+    .disable_signals();
     if let Some(workers) = settings.workers {
         if workers == 0 {
             bail!("--workers: must be at least 1");
@@ -122,9 +124,48 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         root_key = %prepared.key_origin,
         "auth gateway listening"
     );
+    let deadline = Duration::from_secs(settings.shutdown_timeout_secs);
+    actix_web::rt::spawn(stop_on_signal(server.handle(), deadline));
     server.await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Exit code when requests were still running at the shutdown deadline.
+const EXIT_STUCK: i32 = 3;
+
+/// On SIGTERM or SIGINT, stops accepting connections and lets requests in flight finish
+/// for up to `deadline`. A request stuck past it (a handler waiting on a database lock, a
+/// thread that never yields) cannot hold the process: a watchdog thread ends it.
+async fn stop_on_signal(server: actix_web::dev::ServerHandle, deadline: Duration) {
+    let signal = shutdown_signal().await;
+    tracing::info!(signal, deadline_secs = deadline.as_secs(), "stopping: finishing requests in flight");
+    std::thread::spawn(move || {
+        std::thread::sleep(deadline + Duration::from_secs(1));
+        tracing::error!("requests still running at the shutdown deadline: exiting");
+        std::process::exit(EXIT_STUCK);
+    });
+    server.stop(true).await;
+}
+
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            tracing::error!("cannot listen for signals: stop the process with SIGKILL");
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
 }
 
 /// A database URL without its password, for logs.

@@ -105,6 +105,11 @@ pub struct Settings {
     #[arg(long, env = "GATEWAY_BODY_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
     pub body_timeout_secs: u64,
 
+    /// Longest time, in seconds, that SIGTERM or SIGINT waits for requests in flight; then
+    /// the process exits even if a request is stuck.
+    #[arg(long, env = "GATEWAY_SHUTDOWN_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub shutdown_timeout_secs: u64,
+
     /// Browser origin allowed to call the API with credentials (CORS), e.g.
     /// https://app.example.com; repeat or comma-separate. None: no CORS headers at all.
     #[arg(long = "cors-origin", env = "GATEWAY_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin, global = true)]

@@ -373,3 +373,55 @@ fn readme_curl_walk_through_works_as_written() {
     );
     assert!(stdout.contains("UNAUTHORIZED"), "the logged-out cookie is refused at the end: {stdout}");
 }
+
+/// A request stuck on a database lock cannot keep the process alive: SIGTERM waits for it
+/// until `--shutdown-timeout-secs`, then the process exits (by itself, or by its watchdog
+/// with code 3 when a worker does not let go).
+#[tokio::test]
+async fn sigterm_ends_the_process_at_its_deadline_even_with_a_request_stuck() {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, PgConnection, RunQueryDsl};
+    let Some(db) = common::fresh_databases().into_iter().find(|d| d.url.starts_with("postgres")) else {
+        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        return;
+    };
+    let dir = common::temp_dir("stuck");
+    let mut p = Process::start(&dir, &["--database-url", &db.url, "--shutdown-timeout-secs", "1"]);
+    let c = reqwest::Client::new();
+    let creds = json!({"email": "a@example.com", "password": "password-1"});
+    let r = c.post(format!("{}/api/auth.createAdmin", p.base)).json(&creds).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    // Another client holds the account table: the next login waits on it for as long as it is held.
+    let mut holder = PgConnection::establish(&db.url).unwrap();
+    holder.batch_execute("BEGIN; LOCK TABLE auth IN ACCESS EXCLUSIVE MODE;").unwrap();
+    let stuck = tokio::spawn(c.post(format!("{}/api/auth.login", p.base)).json(&creds).send());
+    let mut watcher = PgConnection::establish(&db.url).unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Waiting {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let waiting = |w: &mut PgConnection| {
+        diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .get_result::<Waiting>(w)
+        .unwrap()
+        .n
+    };
+    for _ in 0..600 {
+        if waiting(&mut watcher) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(waiting(&mut watcher) > 0, "the login never reached the lock");
+
+    let started = std::time::Instant::now();
+    let status = tokio::task::spawn_blocking(move || p.terminate()).await.unwrap();
+    assert!(matches!(status.code(), Some(0 | 3)), "{status:?}");
+    eprintln!("stopped {:?} after SIGTERM with a request stuck (deadline 1 s): {status:?}", started.elapsed());
+    assert!(stuck.await.unwrap().is_err(), "the stuck request got no answer");
+    holder.batch_execute("ROLLBACK").unwrap();
+}
