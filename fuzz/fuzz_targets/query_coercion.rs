@@ -53,7 +53,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(data) else { return };
     let coerced = gateway_wire::coerce_query(pairs.clone(), Some(schema()));
     assert!(coerced.is_object(), "coercion yields an object");
-    let _ = gateway_wire::decode_input::<Input>(Some(coerced));
+    let _ = gateway_wire::decode_input::<Input>(Some(coerced.clone()), Some(schema()));
+    let _ = gateway_wire::decode_input::<Input>(Some(coerced), None);
     // Procedures without an input schema, and schemas without properties.
     let _ = gateway_wire::coerce_query(pairs.clone(), None);
     let _ = gateway_wire::coerce_query(pairs, Some(&json!({"type": "object"})));

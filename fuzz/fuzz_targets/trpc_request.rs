@@ -4,11 +4,14 @@
 //! Input layout: `<raw path>\n<query string>\n<body>` (missing parts are empty).
 #![no_main]
 
-use gateway_wire::{Transformer, Verb, decode_input, parse_calls};
+use std::sync::OnceLock;
+
+use gateway_wire::{Transformer, Verb, decode_input, input_schema, parse_calls};
 use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
 
 /// Shaped like `auth.login`'s input.
-#[derive(Debug, serde::Deserialize, garde::Validate)]
+#[derive(Debug, serde::Deserialize, garde::Validate, schemars::JsonSchema)]
 #[allow(dead_code)]
 struct Login {
     #[garde(email)]
@@ -18,7 +21,7 @@ struct Login {
 }
 
 /// Shaped like `auth.update`'s input: optional and nullable fields.
-#[derive(Debug, serde::Deserialize, garde::Validate)]
+#[derive(Debug, serde::Deserialize, garde::Validate, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
 struct Update {
@@ -30,6 +33,12 @@ struct Update {
     current_password: Option<String>,
     #[garde(skip)]
     image: Option<Option<String>>,
+}
+
+/// The schemas the gateway derives for these inputs (missing and wrongly typed fields).
+fn schemas() -> &'static (Value, Value) {
+    static SCHEMAS: OnceLock<(Value, Value)> = OnceLock::new();
+    SCHEMAS.get_or_init(|| (input_schema::<Login>(), input_schema::<Update>()))
 }
 
 fn split3(data: &[u8]) -> (String, String, &[u8]) {
@@ -49,8 +58,10 @@ fuzz_target!(|data: &[u8]| {
             let Ok(input) = call.input else { continue };
             let _ = Transformer::Json.decode(input.clone());
             if let Ok(decoded) = Transformer::Superjson.decode(input) {
-                let _ = decode_input::<Login>(decoded.clone());
-                let _ = decode_input::<Update>(decoded);
+                let (login, update) = schemas();
+                let _ = decode_input::<Login>(decoded.clone(), Some(login));
+                let _ = decode_input::<Login>(decoded.clone(), None);
+                let _ = decode_input::<Update>(decoded, Some(update));
             }
         }
     }

@@ -135,6 +135,11 @@ test('OpenAPI errors: wrong password → 400 {message, code}; validation → 400
   assert.ok(emailIssue, `an issue at ["email"]: ${JSON.stringify(err.issues)}`);
   assert.equal(typeof emailIssue?.message, 'string');
 
+  // Every problem in one answer: both fields fail their rules.
+  const both = await api().client.POST('/auth.login', { body: { email: 'not-an-email', password: 'short' } });
+  const bothErr = both.error as unknown as ApiError;
+  assert.deepEqual(bothErr.issues?.map((i) => i.path.join('.')), ['email', 'password'], JSON.stringify(bothErr));
+
   // A query parameter that fails validation.
   const l = api();
   await l.client.POST('/auth.login', { body: { email: adminEmail, password: h.PASSWORD } });

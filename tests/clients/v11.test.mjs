@@ -416,6 +416,12 @@ test('errors: TRPCClientError carries data.code and data.httpStatus', T, async (
   const short = await rejects(client().trpc.auth.createAdmin.mutate({ email: h.uniqueEmail('x'), password: 'short' }),
     { code: 'BAD_REQUEST', httpStatus: 400 });
   assert.ok(short.data.zodError.fieldErrors.password?.length > 0, JSON.stringify(short.data.zodError));
+  // Every problem at once, as zod names them: both missing fields, or both wrong types.
+  for (const input of [{}, { email: 5, password: true }]) {
+    const all = await rejects(client().trpc.auth.login.mutate(input), { code: 'BAD_REQUEST', httpStatus: 400 });
+    assert.deepEqual(Object.keys(all.data.zodError.fieldErrors).sort(), ['email', 'password'],
+      `${JSON.stringify(input)}: ${JSON.stringify(all.data.zodError)}`);
+  }
 
   const user = await newUser();
   const u = client({ jar: user.jar });

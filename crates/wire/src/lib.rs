@@ -11,6 +11,7 @@ mod registry;
 mod rest;
 mod superjson;
 mod trpc;
+mod validation;
 
 pub use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 pub use context::{Authenticator, CredentialSource, Ctx, Identity, RequestInfo};
@@ -18,7 +19,8 @@ pub use dispatch::{Call, Verb, dispatch};
 pub use error::{ErrorCode, Issue, RpcError, VALIDATION_FAILED};
 pub use gateway::{Gateway, ReadinessCheck, RequestSpan, WireConfig, not_found, response_headers};
 pub use procedure::{Access, Kind, NoInput, Procedure};
-pub use registry::{ProcedureInfo, Registry, decode_input};
+pub use registry::{ProcedureInfo, Registry, input_schema};
 pub use rest::coerce_query;
 pub use superjson::{Transformer, deserialize as superjson_deserialize};
 pub use trpc::parse_calls;
+pub use validation::decode_input;

@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use schemars::{JsonSchema, generate::SchemaSettings};
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::context::{Authenticator, Ctx};
 use crate::error::{ErrorCode, Issue, RpcError};
 use crate::procedure::{Access, Kind, NoInput, Procedure};
+use crate::validation::decode_input;
 
 /// A procedure's description, as the OpenAPI document and the dispatcher need it.
 #[derive(Debug, Clone)]
@@ -45,58 +45,25 @@ impl<P: Procedure> ErasedProcedure for Typed<P> {
 
     fn call(&self, ctx: Ctx, input: Option<Value>) -> BoxFuture<'static, Result<Value, RpcError>> {
         let procedure = Arc::clone(&self.procedure);
+        let schema = self.info.input_schema.as_ref();
         // serde reads a struct from an array too; an object input must be an object.
-        let wants_object =
-            self.info.input_schema.as_ref().is_some_and(|s| s.get("type") == Some(&Value::from("object")));
-        let not_object = wants_object && input.as_ref().is_some_and(|v| !v.is_object());
+        let wants_object = schema.is_some_and(|s| s.get("type") == Some(&Value::from("object")));
+        let decoded = if wants_object && input.as_ref().is_some_and(|v| !v.is_object()) {
+            let issue = Issue { message: "Expected object".into(), path: Vec::new(), code: "invalid_type".into() };
+            Err(RpcError::validation(vec![issue]))
+        } else {
+            decode_input::<P::Input>(input, schema)
+        };
         Box::pin(async move {
-            if not_object {
-                let issue = Issue { message: "Expected object".into(), path: Vec::new(), code: "invalid_type".into() };
-                return Err(RpcError::validation(vec![issue]));
-            }
-            let input = decode_input::<P::Input>(input)?;
-            let output = procedure.call(ctx, input).await?;
+            let output = procedure.call(ctx, decoded?).await?;
             serde_json::to_value(output).map_err(RpcError::internal)
         })
     }
 }
 
-/// Deserializes and validates an input; every failure is a 400 with issues.
-pub fn decode_input<T>(input: Option<Value>) -> Result<T, RpcError>
-where
-    T: DeserializeOwned + garde::Validate<Context = ()>,
-{
-    let absent = input.is_none();
-    let value: T = serde_path_to_error::deserialize(input.unwrap_or(Value::Null)).map_err(|e| {
-        let mut path: Vec<String> = e.path().iter().map(|seg| seg.to_string()).filter(|s| s != "?").collect();
-        let inner = e.into_inner().to_string();
-        let message = if absent {
-            "Required".to_owned()
-        } else if let Some(field) = missing_field(&inner) {
-            path.push(field.to_owned());
-            "Required".to_owned()
-        } else {
-            inner
-        };
-        RpcError::validation(vec![Issue { message, path, code: "invalid_type".into() }])
-    })?;
-    value.validate().map_err(|report| {
-        let issues = report
-            .iter()
-            .map(|(path, error)| Issue {
-                message: error.message().to_owned(),
-                path: path.to_string().split('.').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
-                code: "invalid_input".into(),
-            })
-            .collect();
-        RpcError::validation(issues)
-    })?;
-    Ok(value)
-}
-
-/// serde reports a missing field as "missing field `name`".
-fn missing_field(message: &str) -> Option<&str> {
-    message.strip_prefix("missing field `")?.split('`').next()
+/// The JSON Schema an input of type `T` is checked against (see [`decode_input`]).
+pub fn input_schema<T: JsonSchema>() -> Value {
+    schema_of::<T>(true)
 }
 
 /// JSON Schema of `T`, self-contained (no `$ref`s), for OpenAPI 3.1.
