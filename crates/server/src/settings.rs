@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use gateway_auth::AuthConfig;
-use gateway_wire::{Transformer, WireConfig};
+use gateway_wire::{OriginPolicy, Transformer, WireConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TransformerArg {
@@ -110,8 +110,15 @@ pub struct Settings {
     #[arg(long, env = "GATEWAY_SHUTDOWN_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
     pub shutdown_timeout_secs: u64,
 
-    /// Browser origin allowed to call the API with credentials (CORS), e.g.
-    /// https://app.example.com; repeat or comma-separate. None: no CORS headers at all.
+    /// The origin browsers reach the gateway at (e.g. https://dokploy.example.com): a
+    /// state-changing request whose Origin is neither this nor a --cors-origin is refused.
+    /// Default: the request's Host header.
+    #[arg(long, env = "GATEWAY_PUBLIC_ORIGIN", value_parser = parse_origin, global = true)]
+    pub public_origin: Option<String>,
+
+    /// Browser origin allowed to call the API with credentials (CORS) and to send
+    /// state-changing requests, e.g. https://app.example.com; repeat or comma-separate.
+    /// None: no CORS headers at all.
     #[arg(long = "cors-origin", env = "GATEWAY_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin, global = true)]
     pub cors_origins: Vec<String>,
 }
@@ -147,6 +154,7 @@ impl Settings {
             max_batch_calls: self.max_batch_calls as usize,
             client_ip_header: self.client_ip_header.clone(),
             body_timeout: Duration::from_secs(self.body_timeout_secs),
+            origins: OriginPolicy { public_origin: self.public_origin.clone(), trusted: self.cors_origins.clone() },
             session_cookie: gateway_auth::SESSION_COOKIE.into(),
             title: "Dokploy auth gateway".into(),
             version: env!("CARGO_PKG_VERSION").into(),

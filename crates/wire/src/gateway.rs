@@ -15,6 +15,7 @@ use tracing_actix_web::RequestId;
 
 use crate::context::{Ctx, RequestInfo};
 use crate::error::{ErrorCode, RpcError};
+use crate::origin::OriginPolicy;
 use crate::registry::Registry;
 use crate::superjson::Transformer;
 use crate::{openapi, rest, trpc};
@@ -33,6 +34,8 @@ pub struct WireConfig {
     /// Longest time a client may take to send its body: a stalled upload answers 408
     /// instead of holding the request forever.
     pub body_timeout: Duration,
+    /// Which browser origins may send state-changing requests.
+    pub origins: OriginPolicy,
     /// Cookie that carries a session, named in the OpenAPI document.
     pub session_cookie: String,
     pub title: String,
@@ -48,6 +51,7 @@ impl Default for WireConfig {
             max_batch_calls: 50,
             client_ip_header: None,
             body_timeout: Duration::from_secs(10),
+            origins: OriginPolicy::default(),
             session_cookie: "auth_session".into(),
             title: "API".into(),
             version: "0.0.0".into(),

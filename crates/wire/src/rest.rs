@@ -70,9 +70,9 @@ async fn decode(req: &HttpRequest, payload: web::Payload, gateway: &Gateway) -> 
             Ok(Some(coerce_query(pairs, info.input_schema.as_ref())))
         }
         Verb::Post => {
-            // Cross-site forms cannot send application/json, which keeps cookie-authenticated
-            // mutations safe. Generated clients send input-less mutations with no body and no
-            // content type at all: that is an absent input.
+            gateway.config().origins.check(req)?;
+            // Generated clients send input-less mutations with no body and no content type
+            // at all: that is an absent input. Anything typed must be JSON.
             let typed = req.headers().contains_key(header::CONTENT_TYPE);
             let unsupported =
                 || RpcError::new(ErrorCode::UnsupportedMediaType, "Unsupported content type: send application/json");

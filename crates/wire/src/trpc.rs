@@ -60,6 +60,9 @@ async fn decode(req: &HttpRequest, payload: web::Payload, gateway: &Gateway) -> 
         Method::POST => Verb::Post,
         _ => return Err(RpcError::new(ErrorCode::MethodNotSupported, "Unsupported HTTP method")),
     };
+    if verb == Verb::Post {
+        config.origins.check(req)?;
+    }
     let body = match verb {
         Verb::Get => None,
         Verb::Post if !is_json(req) => {
