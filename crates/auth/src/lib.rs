@@ -4,6 +4,7 @@
 mod bounded;
 mod config;
 mod cpu;
+mod device;
 mod ids;
 mod io;
 mod password;
@@ -16,6 +17,7 @@ mod totp;
 mod workers;
 
 pub use config::AuthConfig;
+pub use device::DEVICE_COOKIE;
 pub use io::Invitation;
 pub use procedures::register;
 pub use sessions::{CHALLENGE_COOKIE, SESSION_COOKIE};
@@ -33,8 +35,8 @@ pub struct AuthService {
     cpu: cpu::CpuPool,
     verified: tokens::VerifiedTokens,
     found_sessions: sessions::FoundSessions,
-    /// Places for attempts in flight, per account, in this process (see `begin_attempt`).
-    attempt_slots: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Semaphore>>>,
+    throttle: throttle::Throttle,
+    devices: device::DeviceKey,
 }
 
 impl AuthService {
@@ -43,9 +45,10 @@ impl AuthService {
         let dummy_hash = password::dummy_hash(config.bcrypt_cost);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let (cpu, verified) = (cpu::CpuPool::new(cores), tokens::VerifiedTokens::default());
-        let (found_sessions, attempt_slots) = Default::default();
+        let found_sessions = Default::default();
         let store = workers::Database::new(store);
-        Self { store, config, root_key, dummy_hash, cpu, verified, found_sessions, attempt_slots }
+        let (throttle, devices) = (throttle::Throttle::new(config.clone()), device::DeviceKey::new(&root_key));
+        Self { store, config, root_key, dummy_hash, cpu, verified, found_sessions, throttle, devices }
     }
 
     pub fn store(&self) -> &Store {

@@ -10,10 +10,11 @@ use gateway_wire::{CredentialSource, Ctx, NoInput, RpcError};
 use tracing::info;
 
 use crate::AuthService;
+use crate::device::DEVICE_COOKIE;
 use crate::ids::{hex_token, iso, new_id, now_iso, random_avatar, unix_now};
 use crate::io::*;
 use crate::sessions::{CHALLENGE_COOKIE, cookie, removal_cookie};
-use crate::throttle::{self, Keys};
+use crate::throttle::{self, Attempt, Keys};
 use crate::tokens::TokenKind;
 use crate::workers::{db, store_error, with_conn};
 use crate::{password, totp};
@@ -114,15 +115,15 @@ impl AuthService {
         let email = input.email.to_lowercase();
         let lookup = email.clone();
         let row = db(&self.store, move |c| auth::find_by_email(c, &lookup)).await?;
-        let keys = Keys::new(row.as_ref().map_or(email.as_str(), |r| r.id.as_str()), ctx.client_addr());
         // The auth id of a known account; an unknown email is not logged (it may be a typo'd password).
         let known_id = row.as_ref().map(|r| r.id.clone());
+        let keys = self.attempt_keys(ctx, row.as_ref().map_or(email.as_str(), |r| r.id.as_str()), known_id.is_some());
         let attempt = self.begin_attempt(ctx, keys, known_id.as_deref()).await?;
 
         let ok = self.verify_password(input.password, row.as_ref().map(|r| r.password.clone())).await?;
-        let (place, _slot) = attempt.settle();
+        let settled = attempt.settle();
         let Some(row) = row.filter(|_| ok) else {
-            db(&self.store, move |c| throttle::record_failure(c, &place, unix_now())).await?;
+            db(&self.store, move |c| settled.failed(c)).await?;
             audit!(ctx, "login_failed", reason = "credentials", auth_id = known_id.as_deref());
             return Err(bad(CREDENTIALS_DO_NOT_MATCH));
         };
@@ -132,7 +133,7 @@ impl AuthService {
             let auth_id = row.id.clone();
             // The password step alone neither counts as a failure nor resets the count.
             let challenge_id = db(&self.store, move |c| {
-                throttle::forgive(c, &place)?;
+                settled.passed(c)?;
                 service.new_challenge(c, &auth_id)
             })
             .await?;
@@ -141,11 +142,7 @@ impl AuthService {
             audit!(ctx, "login_password_step", auth_id = %row.id);
             return Ok(LoginOutput { is_2fa_enabled: true, auth_id: row.id });
         }
-        db(&self.store, move |c| {
-            throttle::forgive(c, &place)?;
-            throttle::reset_account(c, &place.keys)
-        })
-        .await?;
+        db(&self.store, move |c| settled.completed(c)).await?;
         audit!(ctx, "login_succeeded", auth_id = %row.id);
         self.start_session(ctx, row.id.clone()).await?;
         Ok(LoginOutput { is_2fa_enabled: false, auth_id: row.id })
@@ -162,42 +159,18 @@ impl AuthService {
         Ok(row.id)
     }
 
-    /// Takes a place for the attempt (see [`throttle::begin_attempt`]), waiting while
-    /// attempts still being checked fill the limit; refuses it when failures do.
+    /// The throttle counters of an attempt on `account` (an auth id, or an unknown email):
+    /// a device cookie issued for a known account counts the device instead of the account.
+    fn attempt_keys(&self, ctx: &Ctx, account: &str, known: bool) -> Keys {
+        let device = ctx.cookie(DEVICE_COOKIE).filter(|_| known).and_then(|c| self.devices.verify(c, account));
+        Keys::new(account, device.as_deref(), ctx.client_addr())
+    }
+
+    /// Counts a password or pin check before it runs (see `throttle.rs`); a refusal is audited.
     async fn begin_attempt(&self, ctx: &Ctx, keys: Keys, auth_id: Option<&str>) -> Result<Attempt, RpcError> {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-        // Attempts on one account wait for each other here, in this process, rather than
-        // asking the store again and again; the store still decides across processes.
-        let slots = {
-            let mut all = self.attempt_slots.lock().expect("attempt slots lock");
-            if all.len() > 10_000 {
-                all.retain(|_, s| Arc::strong_count(s) > 1);
-            }
-            let limit = self.config.throttle_limit.max(1) as usize;
-            Arc::clone(all.entry(keys.account.clone()).or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(limit))))
-        };
-        let slot = tokio::time::timeout_at(deadline, slots.acquire_owned())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .ok_or_else(|| RpcError::too_many_requests(1))?;
-        loop {
-            let (config, k) = (self.config.clone(), keys.clone());
-            let start = db(&self.store, move |c| throttle::begin_attempt(c, k, &config, unix_now())).await?;
-            let secs = match start {
-                throttle::Start::Started(place) => {
-                    return Ok(Attempt { store: self.store.clone(), place: Some(place), slot: Some(slot) });
-                }
-                throttle::Start::Busy if tokio::time::Instant::now() < deadline => {
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                    continue;
-                }
-                throttle::Start::Busy => 1,
-                throttle::Start::Throttled(secs) => secs,
-            };
-            audit!(ctx, "throttled", retry_after = secs, auth_id = auth_id);
-            return Err(RpcError::too_many_requests(secs));
-        }
+        self.throttle.begin(&self.store, keys).await.inspect_err(|e| {
+            audit!(ctx, "throttled", retry_after = e.retry_after, auth_id = auth_id);
+        })
     }
 
     pub async fn verify_login_2fa(self: &Arc<Self>, ctx: &Ctx, input: VerifyLogin2faInput) -> Result<bool, RpcError> {
@@ -211,7 +184,8 @@ impl AuthService {
             audit!(ctx, "throttled", reason = "challenge_spent", auth_id = %input.id);
             return Err(RpcError::too_many_requests(self.config.challenge_ttl.as_secs()));
         }
-        let attempt = self.begin_attempt(ctx, Keys::new(&input.id, ctx.client_addr()), Some(&input.id)).await?;
+        let keys = self.attempt_keys(ctx, &input.id, true);
+        let attempt = self.begin_attempt(ctx, keys, Some(&input.id)).await?;
         let row = self.load_auth(input.id.clone()).await?;
         let step = row.secret.as_deref().and_then(|s| totp::matching_step(s, &input.pin, unix_now()));
         let accepted = match step {
@@ -222,11 +196,11 @@ impl AuthService {
             }
             None => false,
         };
-        let (place, _slot) = attempt.settle();
+        let settled = attempt.settle();
         if !accepted {
             let id = challenge.id.clone();
             db(&self.store, move |c| {
-                throttle::record_failure(c, &place, unix_now())?;
+                settled.failed(c)?;
                 challenge::add_failure(c, &id)
             })
             .await?;
@@ -236,8 +210,7 @@ impl AuthService {
         let id = challenge.id;
         db(&self.store, move |c| {
             challenge::delete(c, &id)?;
-            throttle::forgive(c, &place)?;
-            throttle::reset_account(c, &place.keys)
+            settled.completed(c)
         })
         .await?;
         ctx.set_cookie(removal_cookie(CHALLENGE_COOKIE, self.config.cookie_secure));
@@ -270,11 +243,21 @@ impl AuthService {
     pub async fn update(self: &Arc<Self>, ctx: &Ctx, input: UpdateInput) -> Result<Auth, RpcError> {
         let caller = ctx.caller()?;
         if input.password.is_some() {
+            let current = input.current_password.clone().filter(|p| !p.is_empty());
+            let current = current.ok_or_else(|| bad("Current password is incorrect"))?;
+            // Guessing the current password with a stolen session is throttled on the account
+            // (a device cookie stolen with the session earns nothing here).
+            let keys = Keys::new(&caller.subject, None, ctx.client_addr());
+            let attempt = self.begin_attempt(ctx, keys, Some(&caller.subject)).await?;
             let row = self.load_auth(caller.subject.clone()).await?;
-            let current = input.current_password.clone().unwrap_or_default();
-            if current.is_empty() || !self.verify_password(current, Some(row.password)).await? {
+            let right = self.verify_password(current, Some(row.password)).await?;
+            let settled = attempt.settle();
+            if !right {
+                db(&self.store, move |c| settled.failed(c)).await?;
+                audit!(ctx, "password_change_failed", auth_id = %caller.subject);
                 return Err(bad("Current password is incorrect"));
             }
+            db(&self.store, move |c| settled.passed(c)).await?;
         }
         // A password change keeps only the session that made it.
         let keep = (caller.source == CredentialSource::Cookie).then(|| caller.session_id.clone());
@@ -309,16 +292,10 @@ impl AuthService {
             ..Default::default()
         };
         let id = auth_id.clone();
-        let row = with_conn(&self.store, move |c| {
-            let row = auth::update(c, &id, &update)?;
-            if row.is_some() && password_changed {
-                session::delete_for_auth_except(c, &id, keep.as_deref())?;
-            }
-            Ok(row)
-        })
-        .await?
-        .map_err(email_taken)?
-        .ok_or_else(auth_not_found)?;
+        let row = with_conn(&self.store, move |c| auth::update_revoking(c, &id, &update, keep.as_deref()))
+            .await?
+            .map_err(email_taken)?
+            .ok_or_else(auth_not_found)?;
         if password_changed {
             audit!(ctx, "password_changed", auth_id = %auth_id);
         }
@@ -459,8 +436,8 @@ impl AuthService {
         with_conn(&self.store, move |c| {
             let row = auth::find_by_email(c, &email)?.ok_or(StoreError::NotFound)?;
             let changes = AuthChanges { password: Some(hash), token: Some(None), ..Default::default() };
-            auth::update(c, &row.id, &changes)?;
-            session::delete_for_auth_except(c, &row.id, None)?;
+            auth::update_revoking(c, &row.id, &changes, None)?;
+            throttle::unlock(c, &row.id)?;
             Ok(row.id)
         })
         .await?
@@ -469,31 +446,20 @@ impl AuthService {
             other => store_error(other),
         })
     }
-}
 
-/// An attempt counted by `begin_attempt` whose outcome is not known yet. Dropped before
-/// `settle` (the client went away, or the check itself failed) it is taken back: only a
-/// wrong password or pin stays counted.
-struct Attempt {
-    store: gateway_store::Store,
-    place: Option<throttle::Place>,
-    slot: Option<tokio::sync::OwnedSemaphorePermit>,
-}
-
-impl Attempt {
-    /// The password or pin was checked: the caller keeps or forgives the count, holding the
-    /// slot until it has.
-    fn settle(mut self) -> (throttle::Place, tokio::sync::OwnedSemaphorePermit) {
-        (self.place.take().expect("settled once"), self.slot.take().expect("settled once"))
-    }
-}
-
-impl Drop for Attempt {
-    fn drop(&mut self) {
-        if let (Some(place), Ok(rt)) = (self.place.take(), tokio::runtime::Handle::try_current()) {
-            let store = self.store.clone();
-            rt.spawn_blocking(move || store.run(|c| throttle::forgive(c, &place)));
-        }
+    /// Operator escape hatch: clears an account's failed-attempt counter.
+    pub async fn unlock(&self, email: String) -> Result<String, RpcError> {
+        let email = email.to_lowercase();
+        with_conn(&self.store, move |c| {
+            let row = auth::find_by_email(c, &email)?.ok_or(StoreError::NotFound)?;
+            throttle::unlock(c, &row.id)?;
+            Ok(row.id)
+        })
+        .await?
+        .map_err(|e| match e {
+            StoreError::NotFound => RpcError::not_found("No account has that email"),
+            other => store_error(other),
+        })
     }
 }
 

@@ -11,6 +11,7 @@ use gateway_wire::{Authenticator, Cookie, CookieDuration, CredentialSource, Ctx,
 
 use crate::AuthService;
 use crate::bounded::BoundedMap;
+use crate::device::{DEVICE_COOKIE, DEVICE_TTL_SECS};
 use crate::ids::{hex_token, now_iso, unix_now};
 use crate::tokens::{Claims, TokenKind};
 use crate::workers::db;
@@ -65,11 +66,22 @@ impl AuthService {
         cookie(SESSION_COOKIE, token, self.config.session_ttl.as_secs() as i64, self.config.cookie_secure)
     }
 
-    /// Signs in `auth_id` on this response: a session row and the cookie.
+    /// Signs in `auth_id` on this response: a session row and the cookie, and a fresh device
+    /// cookie (this browser now knows the password: see `device.rs`).
     pub(crate) async fn start_session(self: &Arc<Self>, ctx: &Ctx, auth_id: String) -> Result<(), RpcError> {
+        let device = self.devices.issue(&auth_id);
         let service = Arc::clone(self);
         let token = db(&self.store, move |c| service.new_session(c, &auth_id, TokenKind::Session)).await?;
         ctx.set_cookie(self.session_cookie(token));
+        ctx.set_cookie(
+            Cookie::build(DEVICE_COOKIE, device)
+                .http_only(true)
+                .same_site(SameSite::Lax)
+                .path("/api")
+                .secure(self.config.cookie_secure)
+                .max_age(CookieDuration::seconds(DEVICE_TTL_SECS))
+                .finish(),
+        );
         Ok(())
     }
 

@@ -86,6 +86,17 @@ impl RootKey {
         self.0.public()
     }
 
+    /// A 32-byte key for one `purpose`, derived from the private key (HKDF-SHA256): one
+    /// secret to keep, and keys that tell nothing about it or about each other.
+    pub(crate) fn derive(&self, purpose: &str) -> zeroize::Zeroizing<[u8; 32]> {
+        let private = self.0.private().to_bytes();
+        let mut key = zeroize::Zeroizing::new([0u8; 32]);
+        hkdf::Hkdf::<sha2::Sha256>::new(Some(b"auth-gateway"), &private)
+            .expand(purpose.as_bytes(), key.as_mut())
+            .expect("32 bytes is a valid HKDF-SHA256 length");
+        key
+    }
+
     pub fn mint(&self, claims: &Claims) -> String {
         let expires = UNIX_EPOCH + Duration::from_secs(claims.expires_at.max(0) as u64);
         biscuit!(

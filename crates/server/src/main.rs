@@ -34,8 +34,14 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AdminCommand {
-    /// Set an account's password (read from standard input) and revoke all its sessions.
+    /// Set an account's password (read from standard input), revoke all its sessions and
+    /// clear its failed-attempt counter.
     ResetPassword {
+        #[arg(long)]
+        email: String,
+    },
+    /// Clear an account's failed-attempt counter, so that it can log in again at once.
+    Unlock {
         #[arg(long)]
         email: String,
     },
@@ -106,6 +112,10 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     }
                     let id = runtime.block_on(prepared.service.reset_password(email, password))?;
                     println!("password reset for {id}; its sessions are revoked");
+                }
+                AdminCommand::Unlock { email } => {
+                    let id = runtime.block_on(prepared.service.unlock(email))?;
+                    println!("failed attempts cleared for {id}");
                 }
                 AdminCommand::Invite { email } => {
                     let invitation = runtime.block_on(prepared.service.invite(None, email))?;

@@ -75,8 +75,9 @@ pub struct Settings {
     #[arg(long, env = "GATEWAY_METHOD_OVERRIDE", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub method_override: bool,
 
-    /// Header set by a trusted reverse proxy with the client address (e.g. x-forwarded-for).
-    /// Only set it behind such a proxy: clients could forge it otherwise.
+    /// Header a trusted reverse proxy appends the client address to (e.g. x-forwarded-for):
+    /// the right-most entry of its last line is used, the one the proxy added. Only set it
+    /// behind such a proxy; without the header, the connection's address is used.
     #[arg(long, env = "GATEWAY_CLIENT_IP_HEADER", global = true)]
     pub client_ip_header: Option<String>,
 

@@ -216,11 +216,12 @@ fn operator_commands_invite_and_reset_passwords() {
     });
     p.terminate();
 
-    let mut reset = gateway(&["admin", "reset-password", "--email", "A@example.com", "--data-dir", d])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut reset =
+        gateway(&["admin", "reset-password", "--email", "A@example.com", "--data-dir", d, "--bcrypt-cost", "4"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
     use std::io::Write;
     reset.stdin.take().unwrap().write_all(b"brand-new-password\n").unwrap();
     assert!(reset.wait_with_output().unwrap().status.success());
@@ -230,12 +231,20 @@ fn operator_commands_invite_and_reset_passwords() {
     let invitation: Value = serde_json::from_slice(&invite.stdout).unwrap();
     assert_eq!(invitation["token"].as_str().unwrap().len(), 64);
 
-    let p = Process::start(&dir, &[]);
+    // Behind a proxy, so that each attempt below comes from its own address: only the
+    // account's counter fills up.
+    let p = Process::start(&dir, &["--client-ip-header", "x-forwarded-for"]);
+    let attempts = std::sync::atomic::AtomicU8::new(0);
+    let login = |pw: &'static str| {
+        let n = attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        reqwest::Client::new()
+            .post(format!("{}/api/auth.login", p.base))
+            .header("x-forwarded-for", format!("192.0.2.{n}"))
+            .json(&json!({"email": "a@example.com", "password": pw}))
+            .send()
+    };
     rt.block_on(async {
         let c = reqwest::Client::new();
-        let login = |pw: &'static str| {
-            c.post(format!("{}/api/auth.login", p.base)).json(&json!({"email": "a@example.com", "password": pw})).send()
-        };
         assert_eq!(login("password-1").await.unwrap().status(), 400);
         assert_eq!(login("brand-new-password").await.unwrap().status(), 200);
         let view = c
@@ -245,7 +254,19 @@ fn operator_commands_invite_and_reset_passwords() {
             .await
             .unwrap();
         assert_eq!(view.json::<Value>().await.unwrap()["email"], "u@example.com");
+        // Five wrong passwords (after the last success) fill the account's counter: the
+        // right one waits.
+        for _ in 0..5 {
+            assert_eq!(login("password-1").await.unwrap().status(), 400);
+        }
+        assert_eq!(login("brand-new-password").await.unwrap().status(), 429);
     });
+    // `admin unlock` clears it, without a restart.
+    let unlock = gateway(&["admin", "unlock", "--email", "a@example.com", "--data-dir", d]).output().unwrap();
+    assert!(unlock.status.success(), "{}", String::from_utf8_lossy(&unlock.stderr));
+    rt.block_on(async { assert_eq!(login("brand-new-password").await.unwrap().status(), 200) });
+    let unknown = gateway(&["admin", "unlock", "--email", "nobody@example.com", "--data-dir", d]).output().unwrap();
+    assert!(!unknown.status.success());
 }
 
 #[tokio::test]
@@ -424,4 +445,27 @@ async fn sigterm_ends_the_process_at_its_deadline_even_with_a_request_stuck() {
     eprintln!("stopped {:?} after SIGTERM with a request stuck (deadline 1 s): {status:?}", started.elapsed());
     assert!(stuck.await.unwrap().is_err(), "the stuck request got no answer");
     holder.batch_execute("ROLLBACK").unwrap();
+}
+
+/// Two gateway processes on one PostgreSQL: concurrent wrong logins from one address, half
+/// to each, for as many unknown emails, still get exactly five failures through.
+#[tokio::test]
+async fn two_replicas_hold_the_address_limit_together_under_concurrency() {
+    let Some(db) = common::fresh_databases().into_iter().find(|d| d.url.starts_with("postgres")) else {
+        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        return;
+    };
+    let key = gateway_auth::RootKey::generate().to_hex();
+    let start = |name: &str| Process::start(&common::temp_dir(name), &["--database-url", &db.url, "--root-key", &key]);
+    let (a, b) = (start("limit-a"), start("limit-b"));
+    let client = reqwest::Client::new();
+    let attempts = (0..40).map(|i| {
+        let base = if i % 2 == 0 { a.base.clone() } else { b.base.clone() };
+        let body = json!({"email": format!("ghost-{i}@example.com"), "password": "wrong-password"});
+        let req = client.post(format!("{base}/api/auth.login")).json(&body);
+        async move { req.send().await.unwrap().status().as_u16() }
+    });
+    let statuses = futures_util::future::join_all(attempts).await;
+    assert!(statuses.iter().all(|s| *s == 400 || *s == 429), "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 400).count(), 5, "{statuses:?}");
 }

@@ -2,8 +2,8 @@
 
 use diesel::prelude::*;
 
-use crate::schema::auth;
-use crate::{DbConn, StoreError};
+use crate::schema::{auth, login_challenge, session};
+use crate::{DbConn, StoreError, write_tx};
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = auth)]
@@ -70,6 +70,34 @@ pub fn update(conn: &mut DbConn, id: &str, changes: &AuthChanges) -> Result<Opti
         return find_by_id(conn, id);
     }
     Ok(diesel::update(auth::table.find(id)).set(changes).returning(auth::all_columns).get_result(conn).optional()?)
+}
+
+/// Applies `changes` like [`update`]; when they set a new password, the same transaction
+/// revokes every session of the account but `keep`, its API token (`changes.token` should
+/// clear the column) and its pending 2FA challenges: no request sees the new password with
+/// an old session still valid.
+pub fn update_revoking(
+    conn: &mut DbConn,
+    id: &str,
+    changes: &AuthChanges,
+    keep: Option<&str>,
+) -> Result<Option<AuthRow>, StoreError> {
+    if changes.password.is_none() {
+        return update(conn, id, changes);
+    }
+    write_tx(conn, |c| {
+        let row: Option<AuthRow> =
+            diesel::update(auth::table.find(id)).set(changes).returning(auth::all_columns).get_result(c).optional()?;
+        if row.is_some() {
+            let sessions = session::table.filter(session::auth_id.eq(id));
+            match keep {
+                Some(keep) => diesel::delete(sessions.filter(session::id.ne(keep))).execute(c)?,
+                None => diesel::delete(sessions).execute(c)?,
+            };
+            diesel::delete(login_challenge::table.filter(login_challenge::auth_id.eq(id))).execute(c)?;
+        }
+        Ok(row)
+    })
 }
 
 /// Records `step` as the last accepted TOTP step unless that step (or a later one) was already

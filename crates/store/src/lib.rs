@@ -167,6 +167,22 @@ impl Store {
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
+/// PostgreSQL advisory-lock id that serializes migrations across replicas.
+const MIGRATIONS_LOCK: i64 = 7242012;
+
+/// In a write transaction, waits for the transaction-scoped lock on `key`: PostgreSQL takes
+/// an advisory lock on the key's hash, so writers of one key wait for each other and no
+/// others do. SQLite's write transaction already holds the one write lock.
+pub(crate) fn lock_key(conn: &mut DbConn, key: &str) -> QueryResult<()> {
+    if let DbConn::Postgres(pg) = conn {
+        use diesel::RunQueryDsl;
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind::<diesel::sql_types::Text, _>(key)
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
 /// Runs the migrations in one transaction holding the write lock (SQLite) or an advisory
 /// lock (PostgreSQL), so replicas starting together apply them once.
 fn run_migrations(conn: &mut DbConn) -> Result<Vec<String>, StoreError> {
@@ -176,7 +192,7 @@ fn run_migrations(conn: &mut DbConn) -> Result<Vec<String>, StoreError> {
             Ok(versions(c.run_pending_migrations(SQLITE_MIGRATIONS)?))
         }),
         DbConn::Postgres(c) => c.transaction(|c| -> Result<_, BoxError> {
-            c.batch_execute("SELECT pg_advisory_xact_lock(7242012)")?;
+            c.batch_execute(&format!("SELECT pg_advisory_xact_lock({MIGRATIONS_LOCK})"))?;
             Ok(versions(c.run_pending_migrations(POSTGRES_MIGRATIONS)?))
         }),
     };

@@ -250,21 +250,70 @@ fn sessions() {
     });
 }
 
+fn take(c: &mut DbConn, keys: &[&str], now: i64) -> throttle::Taken {
+    // Limit 3 in a 900 s window; places count for 60 s.
+    throttle::take_places(c, keys, now - 900, now - 60, now, 3, 900).unwrap()
+}
+
+fn places(taken: throttle::Taken) -> Vec<throttle::Place> {
+    match taken {
+        throttle::Taken::Places(p) => p,
+        other => panic!("no places: {other:?}"),
+    }
+}
+
 #[test]
-fn throttle_counts() {
+fn throttle_places_count_on_every_key_of_an_attempt() {
+    use throttle::Taken;
     each(|store| {
         let mut conn = store.conn().unwrap();
-        for at in [100, 200, 300] {
-            throttle::record_failure(&mut conn, "acct:a", at).unwrap();
+        let c = &mut *conn;
+        // Three attempts in flight fill account a and address 1.
+        let held: Vec<_> = (0..3).map(|i| places(take(c, &["acct:a", "ip:1"], 1000 + i))).collect();
+        assert_eq!(held[0].len(), 2, "one place per key");
+        assert_eq!(take(c, &["acct:a", "ip:2"], 1003), Taken::Busy, "the account is full of places");
+        assert_eq!(take(c, &["acct:b", "ip:1"], 1003), Taken::Busy, "so is the address");
+        places(take(c, &["acct:b", "ip:2"], 1003));
+        // Given back, a place is free again; failed, it stays counted as a failure.
+        throttle::release(c, &held[0]).unwrap();
+        let again = places(take(c, &["acct:a", "ip:3"], 1004));
+        throttle::release(c, &again).unwrap();
+        throttle::failed(c, &held[1], 1005).unwrap();
+        throttle::failed(c, &held[2], 1006).unwrap();
+        assert_eq!(throttle::failures(c, "acct:a", 0).unwrap(), 2);
+        assert_eq!(throttle::failures(c, "ip:1", 0).unwrap(), 2);
+        let last = places(take(c, &["acct:z", "ip:1"], 1007));
+        throttle::failed(c, &last, 1007).unwrap();
+        // The address is full of failures: refused until the oldest leaves the window.
+        assert_eq!(take(c, &["acct:y", "ip:1"], 1008), Taken::Full { until: 1005 + 900 });
+        places(take(c, &["acct:y", "ip:1"], 1005 + 901));
+        // A place older than 60 s (its process died) no longer holds anything back.
+        let stale = places(take(c, &["acct:s", "ip:9"], 2000));
+        let _ = (places(take(c, &["acct:s", "ip:9"], 2000)), places(take(c, &["acct:s", "ip:9"], 2000)));
+        assert_eq!(take(c, &["acct:s", "ip:9"], 2001), Taken::Busy);
+        places(take(c, &["acct:s", "ip:9"], 2061));
+        // A failure whose place expired and was pruned is still recorded.
+        assert!(throttle::prune(c, 2001, 1000).unwrap() > 0);
+        throttle::failed(c, &stale, 2062).unwrap();
+        assert_eq!(throttle::failures(c, "acct:s", 2062).unwrap(), 1);
+        assert_eq!(throttle::reset(c, "acct:s").unwrap(), 1);
+        assert_eq!(throttle::failures(c, "acct:s", 0).unwrap(), 0);
+    });
+}
+
+#[test]
+fn pruning_goes_in_bounded_batches() {
+    each(|store| {
+        let mut conn = store.conn().unwrap();
+        let c = &mut *conn;
+        for i in 0..25 {
+            let p = places(take(c, &[&format!("acct:{i}"), &format!("ip:{i}")], 100));
+            throttle::failed(c, &p, 100).unwrap();
         }
-        throttle::record_failure(&mut conn, "ip:1", 250).unwrap();
-        assert_eq!(throttle::recent(&mut conn, "acct:a", 0).unwrap(), (3, Some(100)));
-        assert_eq!(throttle::recent(&mut conn, "acct:a", 200).unwrap(), (2, Some(200)));
-        assert_eq!(throttle::recent(&mut conn, "nobody", 0).unwrap(), (0, None));
-        assert_eq!(throttle::prune(&mut conn, 200).unwrap(), 1);
-        throttle::reset(&mut conn, "acct:a").unwrap();
-        assert_eq!(throttle::recent(&mut conn, "acct:a", 0).unwrap(), (0, None));
-        assert_eq!(throttle::recent(&mut conn, "ip:1", 0).unwrap(), (1, Some(250)));
+        assert_eq!(throttle::prune(c, 101, 20).unwrap(), 20);
+        assert_eq!(throttle::prune(c, 101, 20).unwrap(), 20);
+        assert_eq!(throttle::prune(c, 101, 20).unwrap(), 10);
+        assert_eq!(throttle::prune(c, 101, 20).unwrap(), 0);
     });
 }
 

@@ -28,8 +28,8 @@ pub struct WireConfig {
     pub method_override: bool,
     pub max_body_bytes: usize,
     pub max_batch_calls: usize,
-    /// Header a trusted reverse proxy sets to the client address (e.g. `x-forwarded-for`);
-    /// its last entry is used. `None`: the socket's peer address.
+    /// Header a trusted reverse proxy appends the client address to (e.g. `x-forwarded-for`);
+    /// the right-most entry of its last line is used. `None`: the socket's peer address.
     pub client_ip_header: Option<String>,
     /// Longest time a client may take to send its body: a stalled upload answers 408
     /// instead of holding the request forever.
@@ -152,10 +152,11 @@ pub async fn response_headers(
 
 fn request_info(req: &HttpRequest, config: &WireConfig) -> RequestInfo {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    let client_addr = match &config.client_ip_header {
-        Some(name) => header(name).and_then(|v| v.rsplit(',').next()).and_then(|ip| ip.trim().parse().ok()),
-        None => req.peer_addr().map(|a| a.ip()),
-    };
+    let client_addr = config
+        .client_ip_header
+        .as_deref()
+        .and_then(|name| forwarded_client(req, name))
+        .or_else(|| req.peer_addr().map(|a| a.ip()));
     let bearer = header("authorization")
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
@@ -171,6 +172,16 @@ fn request_info(req: &HttpRequest, config: &WireConfig) -> RequestInfo {
         bearer,
         api_key: header("x-api-key").map(str::to_owned),
     }
+}
+
+/// The client address a trusted proxy recorded in `header`: the right-most entry of the
+/// last line, which is the one the proxy itself appended (entries to its left came from the
+/// client and prove nothing). `None` when the header is missing or that entry is not an
+/// address: the request then did not come through the proxy, and its peer is the client.
+fn forwarded_client(req: &HttpRequest, header: &str) -> Option<std::net::IpAddr> {
+    let line = req.headers().get_all(header).last()?.to_str().ok()?;
+    let entry = line.rsplit(',').next()?.trim();
+    entry.parse().ok().or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
 }
 
 pub(crate) fn status_of(e: &RpcError) -> HttpResponseBuilder {

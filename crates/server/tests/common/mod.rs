@@ -146,9 +146,11 @@ impl Browser {
         Browser { client, base: base.to_owned(), headers: Vec::new() }
     }
 
-    /// A client without cookies that sends `name: value` on every request.
+    /// A new browser (its own, empty cookie jar) that sends this one's headers and
+    /// `name: value` on every request.
     pub fn with_header(&self, name: &str, value: &str) -> Self {
         let mut b = Browser::new(&self.base);
+        b.headers = self.headers.clone();
         b.headers.push((name.to_owned(), value.to_owned()));
         b
     }
