@@ -6,7 +6,7 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use gateway_store::auth::AuthRow;
 use gateway_store::session::SessionRow;
-use gateway_store::{DbConn, StoreError, session};
+use gateway_store::{DbConn, Epoch, StoreError, session};
 use gateway_wire::{Authenticator, Cookie, CookieDuration, CredentialSource, Ctx, Identity, RpcError, SameSite};
 
 use crate::AuthService;
@@ -119,13 +119,13 @@ impl AuthService {
         if let Some(hit) = self.store.auth_epoch().and_then(|epoch| self.found_sessions.get(id, epoch)) {
             return Ok(Some(hit));
         }
-        let key = id.to_owned();
+        let (key, era) = (id.to_owned(), self.store.auth_era());
         let Some((session, auth, epoch)) = db(&self.store, move |c| session::find_with_auth(c, &key)).await? else {
             return Ok(None);
         };
         let found = Arc::new(FoundSession { session, auth: Arc::new(auth) });
-        if let Some(epoch) = epoch {
-            self.found_sessions.put(id, epoch, Arc::clone(&found));
+        if let Some(n) = epoch {
+            self.found_sessions.put(id, Epoch { era, n }, Arc::clone(&found));
         }
         Ok(Some(found))
     }
@@ -151,7 +151,7 @@ pub struct FoundSession {
 }
 
 /// Sessions found in the store, by id, each with the auth epoch it was read at.
-pub struct FoundSessions(BoundedMap<(i64, Arc<FoundSession>)>);
+pub struct FoundSessions(BoundedMap<(Epoch, Arc<FoundSession>)>);
 
 /// Bytes the found sessions may hold: about 30,000 sessions.
 const FOUND_SESSIONS_BYTES: usize = 16 * 1024 * 1024;
@@ -184,11 +184,11 @@ impl FoundSession {
 }
 
 impl FoundSessions {
-    fn get(&self, id: &str, epoch: i64) -> Option<Arc<FoundSession>> {
+    fn get(&self, id: &str, epoch: Epoch) -> Option<Arc<FoundSession>> {
         self.0.get(id).filter(|(read_at, _)| *read_at == epoch).map(|(_, found)| found)
     }
 
-    fn put(&self, id: &str, epoch: i64, found: Arc<FoundSession>) {
+    fn put(&self, id: &str, epoch: Epoch, found: Arc<FoundSession>) {
         self.0.insert(id, (epoch, found));
     }
 }

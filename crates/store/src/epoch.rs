@@ -8,6 +8,10 @@
 //!
 //! The watcher also vouches for what is known: if it loses its connection or stops
 //! answering, [`EpochWatch::current`] says `None` and callers go to the store.
+//!
+//! Epoch values never repeat (the triggers move them to at least the current time in
+//! microseconds), and they only go back when the store itself went back: restored from a
+//! backup. The watcher then starts a new *era*: every entry cached before is dropped.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -35,8 +39,17 @@ pub fn read(conn: &mut DbConn) -> Result<i64, StoreError> {
     Ok(auth_epoch::table.select(auth_epoch::n).first(conn)?)
 }
 
+/// The auth epoch as this process knows it: the store's value, in the era it was read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Epoch {
+    pub era: u64,
+    pub n: i64,
+}
+
 pub struct EpochWatch {
     known: AtomicI64,
+    /// Moves when the store's epoch went back (a restore): values of another history.
+    era: AtomicU64,
     /// Milliseconds after `start` until which `known` is vouched for.
     trusted_until: AtomicU64,
     followed: AtomicBool,
@@ -47,6 +60,7 @@ impl Default for EpochWatch {
     fn default() -> Self {
         EpochWatch {
             known: AtomicI64::new(-1),
+            era: AtomicU64::new(0),
             trusted_until: AtomicU64::new(0),
             followed: AtomicBool::new(false),
             start: Instant::now(),
@@ -56,8 +70,36 @@ impl Default for EpochWatch {
 
 impl EpochWatch {
     /// The newest epoch known, while the watcher vouches that no change was missed.
-    pub fn current(&self) -> Option<i64> {
-        (self.millis() < self.trusted_until.load(Ordering::SeqCst)).then(|| self.known.load(Ordering::SeqCst))
+    pub fn current(&self) -> Option<Epoch> {
+        (self.millis() < self.trusted_until.load(Ordering::SeqCst))
+            .then(|| Epoch { era: self.era(), n: self.known.load(Ordering::SeqCst) })
+    }
+
+    /// The current era: read it before a query whose epoch value is to be cached.
+    pub fn era(&self) -> u64 {
+        self.era.load(Ordering::SeqCst)
+    }
+
+    /// The newest value known, whether vouched for or not.
+    fn known(&self) -> i64 {
+        self.known.load(Ordering::SeqCst)
+    }
+
+    /// The watcher read `n`, with `floor` known before its read began. Every value known then
+    /// had been committed, so a read below it means the store went back (a restore): whatever
+    /// was cached belongs to another history.
+    fn read(&self, n: i64, floor: i64) {
+        if n < floor {
+            self.era.fetch_add(1, Ordering::SeqCst);
+            self.known.store(n, Ordering::SeqCst);
+            tracing::warn!(
+                from = floor,
+                to = n,
+                "the auth epoch went back (a restored store?): cached sessions dropped"
+            );
+        } else {
+            self.saw(n);
+        }
     }
 
     /// Whether a watcher runs (only then is the epoch worth reading after each call).
@@ -135,7 +177,8 @@ fn watch_once(manager: &ConnManager, weak: &Weak<EpochWatch>, warned: &mut bool)
             }
         }
         if last_read.is_none_or(|t| t.elapsed() >= read_every) {
-            watch.saw(read(&mut conn)?);
+            let floor = watch.known();
+            watch.read(read(&mut conn)?, floor);
             watch.vouch();
             last_read = Some(Instant::now());
             if std::mem::take(warned) {

@@ -24,6 +24,7 @@ pub mod throttle;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use epoch::Epoch;
 pub use error::{ADMIN, EMAIL, StoreError};
 
 /// A connection to either backend; queries are written once against it.
@@ -113,9 +114,15 @@ impl Store {
     }
 
     /// The auth epoch as of now, when it is known for sure: a value read together with a
-    /// session (`session::find_with_auth`) is still current while this returns the same.
-    pub fn auth_epoch(&self) -> Option<i64> {
+    /// session (`session::find_with_auth`), in the era [`Store::auth_era`] gave before the
+    /// read, is still current while this returns the same.
+    pub fn auth_epoch(&self) -> Option<Epoch> {
         self.epoch.current()
+    }
+
+    /// The era of the auth epoch (see [`Epoch`]).
+    pub fn auth_era(&self) -> u64 {
+        self.epoch.era()
     }
 
     /// The most connections the pool opens.

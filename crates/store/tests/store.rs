@@ -8,7 +8,7 @@ use gateway_store::auth::{AuthChanges, NewAuth};
 use gateway_store::challenge::ChallengeRow;
 use gateway_store::session::{KIND_API_TOKEN, KIND_SESSION, SessionRow};
 use gateway_store::{
-    ADMIN, Backend, DbConn, EMAIL, PoolOptions, Store, StoreError, admin, auth, challenge, invitation, session,
+    ADMIN, Backend, DbConn, EMAIL, Epoch, PoolOptions, Store, StoreError, admin, auth, challenge, invitation, session,
     testing, throttle,
 };
 
@@ -358,21 +358,22 @@ fn deleting_an_account_cascades() {
     });
 }
 
-/// Waits (up to 2 s) until `store` knows an epoch that `pred` accepts; returns it.
-fn epoch_where(store: &Store, pred: impl Fn(i64) -> bool) -> i64 {
-    let deadline = Instant::now() + Duration::from_secs(2);
+/// Waits (up to 5 s) until `store` knows an epoch that `pred` accepts; returns it.
+fn epoch_where(store: &Store, pred: impl Fn(Epoch) -> bool) -> Epoch {
+    let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         match store.auth_epoch() {
-            Some(n) if pred(n) => return n,
+            Some(e) if pred(e) => return e,
             seen => assert!(Instant::now() < deadline, "epoch still {seen:?}"),
         }
         std::thread::sleep(Duration::from_millis(5));
     }
 }
 
-/// The auth epoch moves when a session or an account is changed or deleted, by this store
-/// or by another process on the same database, and stays put for inserts and for
-/// statements that change nothing. A session read with it carries the epoch it was read at.
+/// The auth epoch moves when a session is added, changed or deleted, or an account changed
+/// or deleted, by this store or by another process on the same database, and stays put for
+/// statements that change nothing. Its values never repeat (at least the time in
+/// microseconds). A session read with it carries the epoch it was read at.
 #[test]
 fn the_auth_epoch_follows_changes_from_every_process() {
     for db in testing::fresh() {
@@ -382,11 +383,15 @@ fn the_auth_epoch_follows_changes_from_every_process() {
         let mut conn = store.conn().unwrap();
         make_admin(&mut conn);
         session::insert(&mut conn, &session_row("s1", "a1", KIND_SESSION, 4_000_000_000)).unwrap();
-        session::insert(&mut conn, &session_row("s2", "a1", KIND_SESSION, 4_000_000_000)).unwrap();
         drop(conn);
-        let start = epoch_where(store, |_| true);
+        let inserted = epoch_where(store, |_| true);
+        let now_us = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64;
+        assert!(inserted.n > now_us - 60_000_000, "a time in microseconds: {inserted:?}");
+        assert!(store.run(|c| session::insert(c, &session_row("s2", "a1", KIND_SESSION, 4_000_000_000))).is_ok());
+        let start = store.auth_epoch().unwrap();
+        assert!(start.n > inserted.n, "an insert moves it");
         let (_, _, read_at) = store.run(|c| session::find_with_auth(c, "s1")).unwrap().unwrap();
-        assert_eq!(read_at, Some(start), "inserts leave the epoch alone");
+        assert_eq!(read_at, Some(start.n));
 
         // Changes nothing: no move.
         assert!(!store.run(|c| session::delete(c, "missing")).unwrap());
@@ -395,14 +400,29 @@ fn the_auth_epoch_follows_changes_from_every_process() {
         // This store's own change is known as soon as the call returns.
         assert!(store.run(|c| session::extend(c, "s1", 4_000_000_001)).unwrap());
         let moved = store.auth_epoch().unwrap();
-        assert!(moved > start, "{moved} after {start}");
+        assert!(moved.n > start.n, "{moved:?} after {start:?}");
 
         // Another process's change (a second store on the same database) is seen shortly.
         let other = Store::open(&db.url, PoolOptions::default()).unwrap();
         assert!(other.run(|c| session::delete(c, "s2")).unwrap());
-        let after_other = epoch_where(store, |n| n > moved);
+        let after_other = epoch_where(store, |e| e.n > moved.n);
         let image = AuthChanges { image: Some("/avatars/avatar-2.png".into()), ..Default::default() };
         other.run(|c| auth::update(c, "a1", &image)).unwrap();
-        epoch_where(store, |n| n > after_other);
+        let after_update = epoch_where(store, |e| e.n > after_other.n);
+
+        // TRUNCATE (PostgreSQL), or a DELETE of every row (SQLite), moves it too.
+        let mut raw = other.conn().unwrap();
+        let wipe = match store.backend() {
+            Backend::Postgres => "TRUNCATE session",
+            Backend::Sqlite => "DELETE FROM session",
+        };
+        diesel::connection::SimpleConnection::batch_execute(&mut *raw, wipe).unwrap();
+        let truncated = epoch_where(store, |e| e.n > after_update.n);
+
+        // The store goes back (a backup restored under the running process): a new era
+        // begins, so nothing cached at the old values can match again.
+        diesel::connection::SimpleConnection::batch_execute(&mut *raw, "UPDATE auth_epoch SET n = 5").unwrap();
+        let restored = epoch_where(store, |e| e.era > truncated.era);
+        assert_eq!(restored.n, 5);
     }
 }
