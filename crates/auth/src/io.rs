@@ -1,7 +1,6 @@
 //! Inputs (validated with garde, documented with schemars) and outputs of the procedures.
 
 use garde::Validate;
-use gateway_store::auth::AuthRow;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -134,21 +133,6 @@ pub struct Auth {
 pub enum Role {
     Admin,
     User,
-}
-
-impl From<AuthRow> for Auth {
-    fn from(row: AuthRow) -> Self {
-        Auth {
-            id: row.id,
-            email: row.email,
-            rol: if row.rol == "admin" { Role::Admin } else { Role::User },
-            image: row.image,
-            secret: (),
-            token: row.token,
-            is_2fa_enabled: row.is_2fa_enabled,
-            created_at: row.created_at,
-        }
-    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]

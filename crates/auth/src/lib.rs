@@ -9,6 +9,7 @@ mod ids;
 mod io;
 mod password;
 mod procedures;
+mod sealed;
 mod service;
 mod sessions;
 mod throttle;
@@ -20,6 +21,7 @@ pub use config::AuthConfig;
 pub use device::DEVICE_COOKIE;
 pub use io::Invitation;
 pub use procedures::register;
+pub use sealed::seal_stored_secrets;
 pub use sessions::{CHALLENGE_COOKIE, SESSION_COOKIE};
 pub use tokens::{MAX_TOKEN_CHARS, RootKey};
 pub use totp::code_at as totp_code_at;
@@ -37,6 +39,7 @@ pub struct AuthService {
     found_sessions: sessions::FoundSessions,
     throttle: throttle::Throttle,
     devices: device::DeviceKey,
+    sealer: sealed::Sealer,
 }
 
 impl AuthService {
@@ -48,7 +51,8 @@ impl AuthService {
         let found_sessions = Default::default();
         let store = workers::Database::new(store);
         let (throttle, devices) = (throttle::Throttle::new(config.clone()), device::DeviceKey::new(&root_key));
-        Self { store, config, root_key, dummy_hash, cpu, verified, found_sessions, throttle, devices }
+        let sealer = sealed::Sealer::new(&root_key);
+        Self { store, config, root_key, dummy_hash, cpu, verified, found_sessions, throttle, devices, sealer }
     }
 
     pub fn store(&self) -> &Store {

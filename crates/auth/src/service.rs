@@ -13,6 +13,7 @@ use crate::AuthService;
 use crate::device::DEVICE_COOKIE;
 use crate::ids::{hex_token, iso, new_id, now_iso, random_avatar, unix_now};
 use crate::io::*;
+use crate::sealed::{Column, invitation_hash};
 use crate::sessions::{CHALLENGE_COOKIE, cookie, removal_cookie};
 use crate::throttle::{self, Attempt, Keys};
 use crate::tokens::TokenKind;
@@ -47,6 +48,21 @@ macro_rules! audit {
 impl AuthService {
     async fn load_auth(&self, id: String) -> Result<AuthRow, RpcError> {
         db(&self.store, move |c| auth::find_by_id(c, &id)).await?.ok_or_else(auth_not_found)
+    }
+
+    /// The account as clients see it: no password, no TOTP secret, the API token opened.
+    fn view(&self, row: AuthRow) -> Auth {
+        let token = row.token.as_deref().and_then(|t| self.sealer.open(Column::ApiToken, &row.id, t));
+        Auth {
+            id: row.id,
+            email: row.email,
+            rol: if row.rol == "admin" { Role::Admin } else { Role::User },
+            image: row.image,
+            secret: (),
+            token,
+            is_2fa_enabled: row.is_2fa_enabled,
+            created_at: row.created_at,
+        }
     }
 
     async fn hash_password(&self, plain: String) -> Result<String, RpcError> {
@@ -92,15 +108,16 @@ impl AuthService {
     }
 
     pub async fn create_user(self: &Arc<Self>, ctx: &Ctx, input: CreateUserInput) -> Result<bool, RpcError> {
-        let token = input.token.clone();
-        let found = db(&self.store, move |c| invitation::find_by_token(c, &token)).await?;
+        let token = invitation_hash(&input.token);
+        let lookup = token.clone();
+        let found = db(&self.store, move |c| invitation::find_by_token(c, &lookup)).await?;
         let usable = found
             .is_some_and(|(inv, _)| inv.auth_id == input.id && !inv.is_registered && inv.expiration_date > now_iso());
         if !usable {
             return Err(bad("Invalid token"));
         }
         let hash = self.hash_password(input.password).await?;
-        let (token, auth_id) = (input.token, input.id.clone());
+        let auth_id = input.id.clone();
         // The conditional update lets exactly one of two racing registrations through.
         let redeemed = db(&self.store, move |c| invitation::redeem(c, &token, &auth_id, &now_iso(), &hash)).await?;
         if !redeemed {
@@ -187,7 +204,8 @@ impl AuthService {
         let keys = self.attempt_keys(ctx, &input.id, true);
         let attempt = self.begin_attempt(ctx, keys, Some(&input.id)).await?;
         let row = self.load_auth(input.id.clone()).await?;
-        let step = row.secret.as_deref().and_then(|s| totp::matching_step(s, &input.pin, unix_now()));
+        let secret = row.secret.as_deref().and_then(|s| self.sealer.open(Column::TotpSecret, &row.id, s));
+        let step = secret.and_then(|s| totp::matching_step(&s, &input.pin, unix_now()));
         let accepted = match step {
             // Remembering the accepted step refuses a replay of the same code.
             Some(step) => {
@@ -223,8 +241,8 @@ impl AuthService {
         let caller = ctx.caller()?;
         // The authenticator loaded the account with the session: no second query.
         match caller.details::<AuthRow>() {
-            Some(row) => Ok(row.clone().into()),
-            None => Ok(self.load_auth(caller.subject.clone()).await?.into()),
+            Some(row) => Ok(self.view(row.clone())),
+            None => Ok(self.view(self.load_auth(caller.subject.clone()).await?)),
         }
     }
 
@@ -302,7 +320,7 @@ impl AuthService {
         if email_changed {
             audit!(ctx, "email_changed", auth_id = %auth_id);
         }
-        Ok(row.into())
+        Ok(self.view(row))
     }
 
     pub async fn generate_token(self: &Arc<Self>, ctx: &Ctx, _: NoInput) -> Result<Auth, RpcError> {
@@ -315,17 +333,17 @@ impl AuthService {
             expires_at: unix_now() + ttl,
             created_at: now_iso(),
         };
-        let token = self.mint(&row);
+        let token = self.sealer.seal(Column::ApiToken, &auth_id, &self.mint(&row));
         // One transaction replaces the previous token: racing calls leave exactly one valid.
         let updated = db(&self.store, move |c| session::replace_api_token(c, &auth_id, &row, &token))
             .await?
             .ok_or_else(auth_not_found)?;
         audit!(ctx, "api_token_generated", auth_id = %updated.id);
-        Ok(updated.into())
+        Ok(self.view(updated))
     }
 
     pub async fn one(self: &Arc<Self>, _: &Ctx, input: IdInput) -> Result<Auth, RpcError> {
-        Ok(self.load_auth(input.id).await?.into())
+        Ok(self.view(self.load_auth(input.id).await?))
     }
 
     pub async fn generate_2fa_secret(self: &Arc<Self>, ctx: &Ctx, _: NoInput) -> Result<TwoFactorSecret, RpcError> {
@@ -343,7 +361,7 @@ impl AuthService {
             audit!(ctx, "2fa_failed", auth_id = %auth_id, stage = "setup");
             return Err(bad(INVALID_2FA_CODE));
         };
-        let id = auth_id.clone();
+        let (id, secret) = (auth_id.clone(), self.sealer.seal(Column::TotpSecret, &auth_id, &secret));
         let row = db(&self.store, move |c| {
             // The setup pin counts as used: it cannot log in afterwards.
             if !auth::accept_totp_step(c, &id, step)? {
@@ -355,7 +373,7 @@ impl AuthService {
         .await?
         .ok_or_else(|| bad(INVALID_2FA_CODE))?;
         audit!(ctx, "2fa_enabled", auth_id = %auth_id);
-        Ok(row.into())
+        Ok(self.view(row))
     }
 
     pub async fn disable_2fa(self: &Arc<Self>, ctx: &Ctx, _: NoInput) -> Result<Auth, RpcError> {
@@ -364,7 +382,7 @@ impl AuthService {
         let changes = AuthChanges { secret: Some(None), is_2fa_enabled: Some(false), ..Default::default() };
         let row = db(&self.store, move |c| auth::update(c, &id, &changes)).await?.ok_or_else(auth_not_found)?;
         audit!(ctx, "2fa_disabled", auth_id = %auth_id);
-        Ok(row.into())
+        Ok(self.view(row))
     }
 
     pub async fn verify_token(self: &Arc<Self>, ctx: &Ctx, _: NoInput) -> Result<bool, RpcError> {
@@ -390,7 +408,7 @@ impl AuthService {
         let auth_id = new_id();
         let token = hex_token();
         let expiration_date = iso(unix_now() + self.config.invitation_ttl.as_secs() as i64);
-        let (id, t, exp) = (auth_id.clone(), token.clone(), expiration_date.clone());
+        let (id, t, exp) = (auth_id.clone(), invitation_hash(&token), expiration_date.clone());
         with_conn(&self.store, move |c| {
             let admin = match admin_auth {
                 Some(id) => admin::find_by_auth(c, &id)?,
@@ -417,7 +435,8 @@ impl AuthService {
     }
 
     pub async fn get_user_by_token(self: &Arc<Self>, _: &Ctx, input: TokenInput) -> Result<InvitationView, RpcError> {
-        let found = db(&self.store, move |c| invitation::find_by_token(c, &input.token)).await?;
+        let hash = invitation_hash(&input.token);
+        let found = db(&self.store, move |c| invitation::find_by_token(c, &hash)).await?;
         // A used invitation is gone for whoever holds its link.
         let (inv, email) =
             found.filter(|(inv, _)| !inv.is_registered).ok_or_else(|| RpcError::not_found("Invitation not found"))?;

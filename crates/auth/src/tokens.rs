@@ -72,7 +72,7 @@ impl RootKey {
     /// Writes the key to a new file readable by its owner only.
     pub fn save(&self, path: &Path) -> Result<(), String> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            gateway_store::create_private_dir(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);

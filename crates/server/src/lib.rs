@@ -48,13 +48,24 @@ pub fn load_root_key(settings: &Settings) -> anyhow::Result<(RootKey, String)> {
     Ok((key, format!("{verb} {}", path.display())))
 }
 
+/// Encrypts the secrets, and hashes the invitation tokens, that an older store kept as they are.
+pub fn seal_stored_secrets(store: &Store, root_key: &RootKey) -> anyhow::Result<()> {
+    let (accounts, invitations) =
+        gateway_auth::seal_stored_secrets(store, root_key).context("encrypting the secrets at rest")?;
+    if accounts + invitations > 0 {
+        tracing::info!(accounts, invitations, "secrets at rest encrypted, invitation tokens hashed");
+    }
+    Ok(())
+}
+
 /// Opens the store (running migrations), loads the key and registers the procedures.
 /// Blocking: call it off the async workers.
 pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
-    std::fs::create_dir_all(&settings.data_dir)
+    gateway_store::create_private_dir(&settings.data_dir)
         .with_context(|| format!("--data-dir: cannot create {}", settings.data_dir.display()))?;
     let store = open_store(settings)?;
     let (root_key, key_origin) = load_root_key(settings)?;
+    seal_stored_secrets(&store, &root_key)?;
     if settings.bcrypt_cost < 10 {
         tracing::warn!(cost = settings.bcrypt_cost, "bcrypt cost below 10: fine for tests, weak for production");
     }

@@ -21,7 +21,7 @@ struct Cli {
 enum Command {
     /// Run the gateway (the default).
     Serve,
-    /// Apply the database migrations and exit.
+    /// Apply the database migrations, encrypt secrets an older store kept in clear, and exit.
     Migrate,
     /// Write a new root key to the key file (refuses to overwrite one).
     Keygen,
@@ -86,6 +86,8 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Migrate => {
             let store = gateway_server::open_store(&settings)?;
             let applied = store.migrate()?;
+            let (root_key, _) = gateway_server::load_root_key(&settings)?;
+            gateway_server::seal_stored_secrets(&store, &root_key)?;
             println!("{} database is up to date ({} migrations applied now)", store.backend(), applied.len());
             Ok(())
         }

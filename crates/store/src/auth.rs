@@ -110,6 +110,17 @@ pub fn accept_totp_step(conn: &mut DbConn, id: &str, step: i64) -> Result<bool, 
     Ok(changed == 1)
 }
 
+/// An account's id, TOTP secret and API token, as stored.
+pub type Secrets = (String, Option<String>, Option<String>);
+
+/// The secrets of every account that has a TOTP secret or an API token.
+pub fn with_secrets(conn: &mut DbConn) -> Result<Vec<Secrets>, StoreError> {
+    Ok(auth::table
+        .filter(auth::secret.is_not_null().or(auth::token.is_not_null()))
+        .select((auth::id, auth::secret, auth::token))
+        .load(conn)?)
+}
+
 pub fn count(conn: &mut DbConn) -> Result<i64, StoreError> {
     Ok(auth::table.count().get_result(conn)?)
 }

@@ -48,7 +48,7 @@ pub fn create(
     })
 }
 
-/// The invitation and the invited email.
+/// The invitation and the invited email, by the token as stored (its hash).
 pub fn find_by_token(conn: &mut DbConn, token: &str) -> Result<Option<(InvitationRow, String)>, StoreError> {
     Ok(user::table
         .inner_join(auth::table)
@@ -84,4 +84,15 @@ pub fn redeem(
         diesel::update(auth::table.find(auth_id)).set(auth::password.eq(new_password_hash)).execute(conn)?;
         Ok(true)
     })
+}
+
+/// `(userId, token)` of every invitation.
+pub fn tokens(conn: &mut DbConn) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(user::table.select((user::user_id, user::token)).load(conn)?)
+}
+
+/// Replaces an invitation's stored token (by its `userId`).
+pub fn set_token(conn: &mut DbConn, user_id: &str, token: &str) -> Result<(), StoreError> {
+    diesel::update(user::table.find(user_id)).set(user::token.eq(token)).execute(conn)?;
+    Ok(())
 }

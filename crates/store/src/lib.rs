@@ -270,9 +270,10 @@ impl ConnManager {
             return Err(StoreError::Database(format!("no database file in {url:?}")));
         }
         if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
+            create_private_dir(dir)
                 .map_err(|e| StoreError::Database(format!("cannot create {}: {e}", dir.display())))?;
         }
+        private_sqlite_files(path).map_err(|e| StoreError::Database(format!("cannot protect {path}: {e}")))?;
         Ok(ConnManager { backend: Backend::Sqlite, target: path.to_owned() })
     }
 }
@@ -302,6 +303,33 @@ impl r2d2::ManageConnection for ConnManager {
     fn has_broken(&self, conn: &mut DbConn) -> bool {
         std::thread::panicking() || conn.is_broken()
     }
+}
+
+/// Creates `dir` and its missing parents readable by their owner only (0700).
+pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// The database file (created if missing) and its journal files, readable by their owner
+/// only (0600). SQLite gives new journal files the database file's mode.
+fn private_sqlite_files(path: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?;
+    #[cfg(unix)]
+    for file in [path.to_owned(), format!("{path}-wal"), format!("{path}-shm"), format!("{path}-journal")] {
+        use std::os::unix::fs::PermissionsExt;
+        if std::fs::metadata(&file).is_ok() {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether a postgres:// URL names this machine (or no host: the local socket).

@@ -59,6 +59,7 @@ fn rand_u64() -> u64 {
 pub struct TestServer {
     pub base: String,
     pub addr: SocketAddr,
+    pub settings: Settings,
     pub prepared: Prepared,
     handle: ServerHandle,
 }
@@ -76,7 +77,7 @@ impl TestServer {
         let (server, addr) = build_server(&prepared, &settings).expect("gateway binds");
         let handle = server.handle();
         actix_web::rt::spawn(server);
-        TestServer { base: format!("http://{addr}"), addr, prepared, handle }
+        TestServer { base: format!("http://{addr}"), addr, settings, prepared, handle }
     }
 
     pub fn browser(&self) -> Browser {
