@@ -136,12 +136,41 @@ impl CpuPool {
         rx.await.map_err(|_| RpcError::internal("a CPU task failed"))
     }
 
-    /// Whether `password` matches the bcrypt hash `stored`.
-    pub async fn verify(&self, password: &str, stored: &str) -> Result<bool, RpcError> {
-        let Some(check) = password::Check::new(password, stored) else { return Ok(false) };
+    /// Whether `password` matches the bcrypt hash `stored`. A long password is also checked
+    /// the way it was pre-hashed before (side by side, in one batch where lanes are free).
+    pub async fn verify(&self, password: &str, stored: &str) -> Result<Matched, RpcError> {
+        let Some(check) = password::Check::new(password, stored) else { return Ok(Matched::No) };
+        let current = self.check(check);
+        let legacy = password::Check::legacy(password, stored).map(|c| self.check(c));
+        let failed = |_| RpcError::internal("a password check failed");
+        if current.await.map_err(failed)? {
+            return Ok(Matched::Yes);
+        }
+        match legacy {
+            Some(legacy) => Ok(if legacy.await.map_err(failed)? { Matched::Legacy } else { Matched::No }),
+            None => Ok(Matched::No),
+        }
+    }
+
+    fn check(&self, check: password::Check) -> tokio::sync::oneshot::Receiver<bool> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.queue.push(Job::Check((check, tx)));
-        rx.await.map_err(|_| RpcError::internal("a password check failed"))
+        rx
+    }
+}
+
+/// How a password matched its stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matched {
+    No,
+    Yes,
+    /// Through the pre-hash long passwords had before: store a new hash.
+    Legacy,
+}
+
+impl Matched {
+    pub fn yes(self) -> bool {
+        self != Matched::No
     }
 }
 
@@ -186,7 +215,7 @@ mod tests {
             let (pool, stored) = (&pool, &stored);
             async move {
                 let guess = format!("password-{}", (if i < 8 { i } else { i + 1 }) % 8);
-                (i, pool.verify(&guess, &stored[i % 8]).await.unwrap())
+                (i, pool.verify(&guess, &stored[i % 8]).await.unwrap().yes())
             }
         });
         let (answers, task) = tokio::join!(futures_util::future::join_all(checks), pool.run(|| 6 * 7));

@@ -82,9 +82,18 @@ pub struct Verify2faSetupInput {
     #[garde(length(chars, min = 6, max = 10))]
     #[schemars(length(min = 6, max = 10))]
     pub pin: String,
-    #[garde(length(chars, min = 1, max = 128))]
-    #[schemars(length(min = 1, max = 128))]
+    /// Base32, at least as long as `auth.generate2FASecret`'s (24 characters, 120 bits).
+    #[garde(length(chars, min = 24, max = 128), custom(strong_base32))]
+    #[schemars(length(min = 24, max = 128))]
     pub secret: String,
+}
+
+/// A TOTP secret no weaker than the ones the gateway makes: 15 bytes of base32 or more.
+fn strong_base32(secret: &str, _: &()) -> garde::Result {
+    match crate::totp::secret_bytes(secret) {
+        Some(n) if n >= crate::totp::SECRET_BYTES => Ok(()),
+        _ => Err(garde::Error::new("must be a base32 secret of at least 24 characters")),
+    }
 }
 
 #[derive(Debug, Deserialize, Validate, JsonSchema)]

@@ -5,6 +5,7 @@ mod bounded;
 mod config;
 mod cpu;
 mod device;
+mod dummy;
 mod ids;
 mod io;
 mod password;
@@ -33,7 +34,7 @@ pub struct AuthService {
     config: AuthConfig,
     root_key: RootKey,
     /// Verified for unknown emails so that they cost what a wrong password costs.
-    dummy_hash: String,
+    dummies: dummy::DummyHashes,
     cpu: cpu::CpuPool,
     verified: tokens::VerifiedTokens,
     found_sessions: sessions::FoundSessions,
@@ -45,17 +46,25 @@ pub struct AuthService {
 impl AuthService {
     /// Computes the dummy hash (one bcrypt at the configured cost): call off the async workers.
     pub fn new(store: Store, config: AuthConfig, root_key: RootKey) -> Self {
-        let dummy_hash = password::dummy_hash(config.bcrypt_cost);
+        let dummies = dummy::DummyHashes::new(&root_key, config.bcrypt_cost);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let (cpu, verified) = (cpu::CpuPool::new(cores), tokens::VerifiedTokens::default());
         let found_sessions = Default::default();
         let store = workers::Database::new(store);
         let (throttle, devices) = (throttle::Throttle::new(config.clone()), device::DeviceKey::new(&root_key));
         let sealer = sealed::Sealer::new(&root_key);
-        Self { store, config, root_key, dummy_hash, cpu, verified, found_sessions, throttle, devices, sealer }
+        Self { store, config, root_key, dummies, cpu, verified, found_sessions, throttle, devices, sealer }
     }
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Reads which password costs the accounts use, for the dummy hashes of unknown emails
+    /// (at start and periodically). Blocking: call off the async workers.
+    pub fn refresh_dummy_hashes(&self) -> Result<(), gateway_store::StoreError> {
+        let counts = self.store.run(gateway_store::auth::password_costs)?;
+        self.dummies.update(&counts);
+        Ok(())
     }
 }

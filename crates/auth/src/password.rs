@@ -15,13 +15,33 @@ use zeroize::Zeroizing;
 
 pub use eksblowfish::LANES;
 
+/// The highest cost a stored hash may have: one check at 14 takes about a second here, and
+/// each step doubles it. A hash above it (an import gone wrong, a hostile row) matches nothing.
+pub const MAX_COST: u32 = 14;
+
+/// Marks the input of a pre-hashed password: a control character, which no password may
+/// hold (inputs refuse them), so that no password equals a pre-hash.
+const PREHASHED: u8 = 0x01;
+/// Separates the pre-hash from plain SHA-256: a digest found elsewhere is not our pre-hash.
+const PREHASH_DOMAIN: &[u8] = b"auth-gateway password pre-hash v2\0";
+
 /// What bcrypt gets for a password: at most 72 bytes, every byte of the password counting.
 fn bcrypt_input(password: &str) -> Zeroizing<Vec<u8>> {
-    Zeroizing::new(if password.len() <= 72 {
-        password.as_bytes().to_vec()
-    } else {
-        data_encoding::BASE64.encode(&Sha256::digest(password.as_bytes())).into_bytes()
-    })
+    if password.len() <= 72 {
+        return Zeroizing::new(password.as_bytes().to_vec());
+    }
+    let digest = Sha256::new().chain_update(PREHASH_DOMAIN).chain_update(password.as_bytes()).finalize();
+    let mut input = Zeroizing::new(Vec::with_capacity(45));
+    input.push(PREHASHED);
+    input.extend_from_slice(data_encoding::BASE64.encode(&digest).as_bytes());
+    input
+}
+
+/// The pre-hash of long passwords before the domain separation: their hashes still verify
+/// (see [`Check::legacy`]) until the next login stores a new one.
+fn legacy_bcrypt_input(password: &str) -> Option<Zeroizing<Vec<u8>>> {
+    (password.len() > 72)
+        .then(|| Zeroizing::new(data_encoding::BASE64.encode(&Sha256::digest(password.as_bytes())).into_bytes()))
 }
 
 /// Hash verified for unknown accounts, so that they cost the same time as a wrong password.
@@ -58,18 +78,29 @@ pub struct Check {
 }
 
 impl Check {
-    /// `None` when `stored` is not a bcrypt hash: no password matches it.
+    /// `None` when `stored` is not a bcrypt hash of a cost from 4 to [`MAX_COST`]: no
+    /// password matches it.
     pub fn new(password: &str, stored: &str) -> Option<Check> {
+        Self::with_input(&bcrypt_input(password), stored)
+    }
+
+    /// The check of a long password against a hash made before the pre-hash was
+    /// domain-separated; `None` for passwords of 72 bytes or fewer (hashed as they are).
+    pub fn legacy(password: &str, stored: &str) -> Option<Check> {
+        Self::with_input(&legacy_bcrypt_input(password)?, stored)
+    }
+
+    fn with_input(input: &[u8], stored: &str) -> Option<Check> {
         let parts: bcrypt::HashParts = stored.parse().ok()?;
-        // The parser reads any two digits; bcrypt defines costs 4 to 31.
-        if !(4..=31).contains(&parts.get_cost()) {
+        // The parser reads any two digits; bcrypt defines costs 4 to 31, and we check up to MAX_COST.
+        if !(4..=MAX_COST).contains(&parts.get_cost()) {
             return None;
         }
         // A parsed hash is 60 ASCII characters, the digest last.
         let digest = stored.as_bytes()[29..].try_into().ok()?;
         // Room for the zero up front: growing the vector would leave a copy of the password behind.
         let mut key = Zeroizing::new(Vec::with_capacity(73));
-        key.extend_from_slice(&bcrypt_input(password));
+        key.extend_from_slice(input);
         key.push(0);
         key.truncate(72);
         Some(Check { key, cost: parts.get_cost(), salt: parts.get_salt_raw(), digest })
@@ -149,9 +180,29 @@ mod tests {
         tampered[59] = if tampered[59] == b'a' { b'b' } else { b'a' };
         let tampered = String::from_utf8(tampered).unwrap();
         let (cost_3, cost_32) = (good.replace("$05$", "$03$"), good.replace("$05$", "$32$"));
-        for bad in ["", "password-1", &good[..59], &tampered, &good.replace("$2b$", "$3b$"), &cost_3, &cost_32] {
+        let over_ceiling = bcrypt::hash_with_salt("password-1", MAX_COST + 1, [9; 16]).unwrap().to_string();
+        for bad in
+            ["", "password-1", &good[..59], &tampered, &good.replace("$2b$", "$3b$"), &cost_3, &cost_32, &over_ceiling]
+        {
             assert!(!verify("password-1", bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_long_passwords_digest_is_not_a_password_and_old_pre_hashes_still_verify() {
+        let long = "x".repeat(100);
+        let stored = hash(&long, 4).unwrap();
+        // Neither the plain SHA-256 digest nor the pre-hash itself logs in.
+        let digest = data_encoding::BASE64.encode(&Sha256::digest(long.as_bytes()));
+        assert!(!verify(&digest, &stored));
+        let prehash = String::from_utf8(bcrypt_input(&long).to_vec()).unwrap();
+        assert!(prehash.starts_with('\u{1}') && !verify(&prehash[1..], &stored));
+        // A hash made the old way (SHA-256 alone) matches through the legacy check only.
+        let old = bcrypt::hash(&digest, 4).unwrap();
+        assert!(!verify(&long, &old));
+        assert!(Check::legacy(&long, &old).is_some_and(|c| check_all(&[c])[0]));
+        assert!(Check::legacy(&"x".repeat(72), &old).is_none(), "short passwords have no legacy form");
+        assert!(Check::legacy(&"y".repeat(100), &old).is_some_and(|c| !check_all(&[c])[0]));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use gateway_wire::{CredentialSource, Ctx, NoInput, RpcError};
 use tracing::info;
 
 use crate::AuthService;
+use crate::cpu::Matched;
 use crate::device::DEVICE_COOKIE;
 use crate::ids::{hex_token, iso, new_id, now_iso, random_avatar, unix_now};
 use crate::io::*;
@@ -70,9 +71,13 @@ impl AuthService {
         self.cpu.run(move || password::hash(&plain, cost)).await?.map_err(RpcError::internal)
     }
 
-    async fn verify_password(&self, plain: String, hash: Option<String>) -> Result<bool, RpcError> {
-        // Unknown accounts are checked against a dummy hash: same answer, about the same time.
-        self.cpu.verify(&plain, hash.as_deref().unwrap_or(&self.dummy_hash)).await
+    /// Checks a password against an account's hash, or for an unknown `email` against a
+    /// dummy hash: same answer, about the same time (see `dummy.rs`).
+    async fn verify_password(&self, plain: &str, hash: Option<&str>, email: &str) -> Result<Matched, RpcError> {
+        match hash {
+            Some(hash) => self.cpu.verify(plain, hash).await,
+            None => self.cpu.verify(plain, &self.dummies.for_email(email)).await,
+        }
     }
 
     pub async fn create_admin(self: &Arc<Self>, ctx: &Ctx, input: Credentials) -> Result<bool, RpcError> {
@@ -137,14 +142,17 @@ impl AuthService {
         let keys = self.attempt_keys(ctx, row.as_ref().map_or(email.as_str(), |r| r.id.as_str()), known_id.is_some());
         let attempt = self.begin_attempt(ctx, keys, known_id.as_deref()).await?;
 
-        let ok = self.verify_password(input.password, row.as_ref().map(|r| r.password.clone())).await?;
+        let matched = self.verify_password(&input.password, row.as_ref().map(|r| r.password.as_str()), &email).await?;
         let settled = attempt.settle();
-        let Some(row) = row.filter(|_| ok) else {
+        let Some(row) = row.filter(|_| matched.yes()) else {
             db(&self.store, move |c| settled.failed(c)).await?;
             audit!(ctx, "login_failed", reason = "credentials", auth_id = known_id.as_deref());
             return Err(bad(CREDENTIALS_DO_NOT_MATCH));
         };
 
+        if matched == Matched::Legacy {
+            self.rehash(&row, input.password).await?;
+        }
         if row.is_2fa_enabled && row.secret.is_some() {
             let service = Arc::clone(self);
             let auth_id = row.id.clone();
@@ -163,6 +171,14 @@ impl AuthService {
         audit!(ctx, "login_succeeded", auth_id = %row.id);
         self.start_session(ctx, row.id.clone()).await?;
         Ok(LoginOutput { is_2fa_enabled: false, auth_id: row.id })
+    }
+
+    /// Stores a hash of the current form for a password that matched an older one.
+    async fn rehash(&self, row: &AuthRow, password: String) -> Result<(), RpcError> {
+        let hash = self.hash_password(password).await?;
+        let (id, old) = (row.id.clone(), row.password.clone());
+        db(&self.store, move |c| auth::rehash_password(c, &id, &old, &hash)).await?;
+        Ok(())
     }
 
     fn new_challenge(&self, c: &mut gateway_store::DbConn, auth_id: &str) -> Result<String, StoreError> {
@@ -268,7 +284,7 @@ impl AuthService {
             let keys = Keys::new(&caller.subject, None, ctx.client_addr());
             let attempt = self.begin_attempt(ctx, keys, Some(&caller.subject)).await?;
             let row = self.load_auth(caller.subject.clone()).await?;
-            let right = self.verify_password(current, Some(row.password)).await?;
+            let right = self.verify_password(&current, Some(&row.password), &row.email).await?.yes();
             let settled = attempt.settle();
             if !right {
                 db(&self.store, move |c| settled.failed(c)).await?;
@@ -284,6 +300,10 @@ impl AuthService {
     }
 
     pub async fn update_by_admin(self: &Arc<Self>, ctx: &Ctx, input: UpdateByAdminInput) -> Result<Auth, RpcError> {
+        // An admin's own password changes with the current one, like anyone's.
+        if input.id == ctx.caller()?.subject {
+            return Err(bad("Use auth.update to change your own account"));
+        }
         let changes = Changes { email: input.email, password: input.password, image: input.image };
         self.apply_changes(ctx, input.id, changes, None).await
     }

@@ -9,14 +9,22 @@ const STEP: u64 = 30;
 const DIGITS: u32 = 6;
 const ISSUER: &str = "Dokploy";
 
+/// Bytes of a fresh secret (24 base32 characters): the least a secret set up may have.
+pub const SECRET_BYTES: usize = 15;
+
 /// A fresh secret: 15 random bytes, 24 base32 characters.
 pub fn new_secret() -> String {
-    data_encoding::BASE32_NOPAD.encode(&crate::ids::random_bytes::<15>())
+    data_encoding::BASE32_NOPAD.encode(&crate::ids::random_bytes::<SECRET_BYTES>())
 }
 
 fn decode_secret(secret: &str) -> Option<Vec<u8>> {
-    let cleaned: String = secret.trim_end_matches('=').to_ascii_uppercase();
+    let cleaned: String = secret.trim().trim_end_matches('=').to_ascii_uppercase();
     data_encoding::BASE32_NOPAD.decode(cleaned.as_bytes()).ok().filter(|k| !k.is_empty())
+}
+
+/// How many bytes a base32 secret holds; `None` if it is not base32.
+pub fn secret_bytes(secret: &str) -> Option<usize> {
+    decode_secret(secret).map(|k| k.len())
 }
 
 pub fn code_at(secret: &str, step: i64) -> Option<String> {

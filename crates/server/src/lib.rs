@@ -72,6 +72,7 @@ pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
     // Lets sessions be answered from memory until one changes, in this or any other gateway.
     store.follow_auth_epoch();
     let service = Arc::new(AuthService::new(store.clone(), settings.auth_config(), root_key));
+    service.refresh_dummy_hashes().context("reading the password costs in use")?;
     let mut registry = Registry::new();
     gateway_auth::register(&mut registry, Arc::clone(&service));
     let ready_store = store.clone();

@@ -112,6 +112,9 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     if !(8..=256).contains(&password.chars().count()) {
                         anyhow::bail!("the password must be 8 to 256 characters");
                     }
+                    if password.chars().any(|c| c.is_ascii_control() && c != '\t') {
+                        anyhow::bail!("the password must not contain control characters");
+                    }
                     let id = runtime.block_on(prepared.service.reset_password(email, password))?;
                     println!("password reset for {id}; its sessions are revoked");
                 }

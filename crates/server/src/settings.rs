@@ -59,8 +59,9 @@ pub struct Settings {
     #[arg(long, env = "GATEWAY_API_TOKEN_TTL_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3650), global = true)]
     pub api_token_ttl_days: u64,
 
-    /// bcrypt cost of new password hashes (10 is Dokploy's; lower only for tests).
-    #[arg(long, env = "GATEWAY_BCRYPT_COST", default_value_t = 10, value_parser = clap::value_parser!(u32).range(4..=31), global = true)]
+    /// bcrypt cost of new password hashes (10 is Dokploy's; lower only for tests; at most
+    /// 14, the highest cost a stored hash may have).
+    #[arg(long, env = "GATEWAY_BCRYPT_COST", default_value_t = 10, value_parser = clap::value_parser!(u32).range(4..=14), global = true)]
     pub bcrypt_cost: u32,
 
     /// Largest request body accepted, in bytes.

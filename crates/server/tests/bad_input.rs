@@ -140,7 +140,7 @@ const MUTATIONS: &[Mutation] = &[
         path: "auth.verify2FASetup",
         access: 1,
         fields: &[("secret", false), ("pin", false)],
-        example: || json!({"secret": "JBSWY3DPEHPK3PXP", "pin": "123456"}),
+        example: || json!({"secret": "JBSWY3DPEHPK3PXPJBSWY3DP", "pin": "123456"}),
     },
     Mutation {
         path: "admin.createUserInvitation",

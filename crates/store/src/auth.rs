@@ -121,6 +121,32 @@ pub fn with_secrets(conn: &mut DbConn) -> Result<Vec<Secrets>, StoreError> {
         .load(conn)?)
 }
 
+/// How many accounts have a password hash of each bcrypt cost (`"10"`, say: the two digits
+/// after `$2b$`).
+pub fn password_costs(conn: &mut DbConn) -> Result<Vec<(String, i64)>, StoreError> {
+    #[derive(QueryableByName)]
+    struct Cost {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        cost: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let rows: Vec<Cost> = diesel::sql_query(
+        "SELECT substr(password, 5, 2) AS cost, count(*) AS n FROM auth GROUP BY substr(password, 5, 2)",
+    )
+    .load(conn)?;
+    Ok(rows.into_iter().map(|r| (r.cost, r.n)).collect())
+}
+
+/// Replaces the password hash `old` with `new` (the same password, hashed anew), unless it
+/// changed meanwhile; returns whether it did.
+pub fn rehash_password(conn: &mut DbConn, id: &str, old: &str, new: &str) -> Result<bool, StoreError> {
+    let changed = diesel::update(auth::table.find(id).filter(auth::password.eq(old)))
+        .set(auth::password.eq(new))
+        .execute(conn)?;
+    Ok(changed == 1)
+}
+
 pub fn count(conn: &mut DbConn) -> Result<i64, StoreError> {
     Ok(auth::table.count().get_result(conn)?)
 }

@@ -426,3 +426,24 @@ fn the_auth_epoch_follows_changes_from_every_process() {
         assert_eq!(restored.n, 5);
     }
 }
+
+#[test]
+fn password_costs_are_counted_per_cost() {
+    each(|store| {
+        let mut conn = store.conn().unwrap();
+        make_admin(&mut conn);
+        let changes = AuthChanges {
+            password: Some("$2b$12$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234".into()),
+            ..Default::default()
+        };
+        auth::update(&mut conn, "a1", &changes).unwrap();
+        make_invite(&mut conn, 1, NOW);
+        make_invite(&mut conn, 2, NOW);
+        let mut costs = auth::password_costs(&mut conn).unwrap();
+        costs.sort();
+        // The invitations' accounts hold the placeholder "hash" of `new_auth`.
+        assert_eq!(costs, [("".to_owned(), 2), ("12".to_owned(), 1)]);
+        assert!(auth::rehash_password(&mut conn, "a1", &changes.password.clone().unwrap(), "new").unwrap());
+        assert!(!auth::rehash_password(&mut conn, "a1", "not the stored one", "newer").unwrap());
+    });
+}
