@@ -78,7 +78,10 @@ pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
     let ready_store = store.clone();
     let gateway = Gateway::new(registry, settings.wire_config()).with_readiness(Arc::new(move || {
         let store = ready_store.clone();
-        Box::pin(async move { tokio::task::spawn_blocking(move || store.ping().is_ok()).await.unwrap_or(false) })
+        // While the database is known to be down, the probe's word stands: no wait.
+        Box::pin(async move {
+            !store.is_down() && tokio::task::spawn_blocking(move || store.ping().is_ok()).await.unwrap_or(false)
+        })
     }));
     Ok(Prepared { gateway: Arc::new(gateway), service, store, key_origin })
 }

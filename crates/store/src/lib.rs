@@ -12,6 +12,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 mod epoch;
 mod error;
+mod pool;
 pub mod schema;
 
 pub mod admin;
@@ -64,11 +65,11 @@ impl Default for PoolOptions {
     }
 }
 
-pub type Conn = r2d2::PooledConnection<ConnManager>;
+pub use pool::Conn;
 
 #[derive(Clone)]
 pub struct Store {
-    pool: r2d2::Pool<ConnManager>,
+    pool: std::sync::Arc<pool::Pool>,
     backend: Backend,
     manager: ConnManager,
     epoch: std::sync::Arc<epoch::EpochWatch>,
@@ -93,17 +94,7 @@ impl Store {
             (0, Backend::Sqlite) => 8,
             (n, _) => n,
         };
-        // build_unchecked: the pool never blocks start-up waiting for connections; more open on
-        // demand up to max_size. Only PostgreSQL connections can go stale (server restart), so
-        // only they are checked at checkout.
-        let pool = r2d2::Pool::builder()
-            .max_size(max_size)
-            .min_idle(Some(max_size.min(2)))
-            .connection_timeout(opts.connection_timeout)
-            // A check per checkout would cost a round trip per request: a connection that
-            // broke (server restart) fails its query once, is flagged broken and replaced.
-            .test_on_check_out(false)
-            .build_unchecked(manager);
+        let pool = pool::Pool::new(manager, max_size, opts.connection_timeout);
         Ok(Store { pool, backend, manager: kept, epoch: Default::default() })
     }
 
@@ -130,6 +121,11 @@ impl Store {
         self.pool.max_size()
     }
 
+    /// Whether the database is known to be down (a probe is reconnecting).
+    pub fn is_down(&self) -> bool {
+        self.pool.is_down()
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -146,12 +142,14 @@ impl Store {
 
     /// Runs `f` with a pooled connection. A PostgreSQL connection that failed because the
     /// server went away (restart, outage) is flagged broken, so the pool drops it instead of
-    /// handing it out again: without a check at checkout, nothing else would notice.
+    /// handing it out again (without a check at checkout, nothing else would notice), and
+    /// the database counts as down until a probe reaches it.
     pub fn run<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let mut conn = self.conn()?;
         let result = f(&mut conn);
-        if let (Err(StoreError::Unavailable(_)), DbConn::Postgres(pg)) = (&result, &mut *conn) {
+        if let (Err(StoreError::Unavailable(cause)), DbConn::Postgres(pg)) = (&result, &mut *conn) {
             AnsiTransactionManager::transaction_manager_status_mut(pg).set_in_error();
+            self.pool.mark_down(cause);
         }
         // What `f` changed is known here before its caller answers anyone.
         if self.epoch.followed() {
@@ -167,7 +165,7 @@ impl Store {
     /// into the auth epoch: other parts of this process learn of them as of another
     /// process's, through the watcher. Prefer [`Store::run`].
     pub fn conn(&self) -> Result<Conn, StoreError> {
-        self.pool.get().map_err(|e| StoreError::Unavailable(e.to_string()))
+        self.pool.get()
     }
 }
 
