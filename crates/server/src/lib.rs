@@ -73,6 +73,7 @@ pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
     store.follow_auth_epoch();
     let service = Arc::new(AuthService::new(store.clone(), settings.auth_config(), root_key));
     service.refresh_dummy_hashes().context("reading the password costs in use")?;
+    gateway_auth::maintain(&service, Duration::from_secs(settings.purge_interval_secs));
     let mut registry = Registry::new();
     gateway_auth::register(&mut registry, Arc::clone(&service));
     let ready_store = store.clone();

@@ -107,6 +107,11 @@ pub struct Settings {
     #[arg(long, env = "GATEWAY_BODY_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
     pub body_timeout_secs: u64,
 
+    /// How often, in seconds, expired sessions, spent 2FA challenges and old throttle rows
+    /// are deleted from the store.
+    #[arg(long, env = "GATEWAY_PURGE_INTERVAL_SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86400), global = true)]
+    pub purge_interval_secs: u64,
+
     /// Longest time, in seconds, that SIGTERM or SIGINT waits for requests in flight; then
     /// the process exits even if a request is stuck.
     #[arg(long, env = "GATEWAY_SHUTDOWN_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]

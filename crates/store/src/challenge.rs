@@ -37,3 +37,17 @@ pub fn add_failure(conn: &mut DbConn, id: &str) -> Result<i32, StoreError> {
 pub fn delete(conn: &mut DbConn, id: &str) -> Result<bool, StoreError> {
     Ok(diesel::delete(login_challenge::table.find(id)).execute(conn)? == 1)
 }
+
+/// Deletes up to `limit` challenges that expired at or before `now`, or were spent by
+/// `spent_at` wrong pins; returns how many.
+pub fn delete_done(conn: &mut DbConn, now: i64, spent_at: i32, limit: i64) -> Result<usize, StoreError> {
+    let done: Vec<String> = login_challenge::table
+        .filter(login_challenge::expires_at.le(now).or(login_challenge::failures.ge(spent_at)))
+        .select(login_challenge::id)
+        .limit(limit)
+        .load(conn)?;
+    if done.is_empty() {
+        return Ok(0);
+    }
+    Ok(diesel::delete(login_challenge::table.filter(login_challenge::id.eq_any(done))).execute(conn)?)
+}

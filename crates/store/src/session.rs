@@ -90,7 +90,13 @@ pub fn replace_api_token(
     })
 }
 
-/// Deletes sessions whose expiry is at or before `now` (unix seconds); returns how many.
-pub fn delete_expired(conn: &mut DbConn, now: i64) -> Result<usize, StoreError> {
-    Ok(diesel::delete(session::table.filter(session::expires_at.le(now))).execute(conn)?)
+/// Deletes up to `limit` sessions whose expiry is at or before `now` (unix seconds);
+/// returns how many.
+pub fn delete_expired(conn: &mut DbConn, now: i64, limit: i64) -> Result<usize, StoreError> {
+    let expired: Vec<String> =
+        session::table.filter(session::expires_at.le(now)).select(session::id).limit(limit).load(conn)?;
+    if expired.is_empty() {
+        return Ok(0);
+    }
+    Ok(diesel::delete(session::table.filter(session::id.eq_any(expired))).execute(conn)?)
 }

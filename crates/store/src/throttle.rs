@@ -139,5 +139,8 @@ pub fn prune(conn: &mut DbConn, before: i64, limit: i64) -> Result<usize, StoreE
         .select(throttle_failure::id)
         .limit(limit)
         .load(conn)?;
+    if old.is_empty() {
+        return Ok(0);
+    }
     Ok(diesel::delete(throttle_failure::table.filter(throttle_failure::id.eq_any(old))).execute(conn)?)
 }

@@ -234,7 +234,7 @@ fn sessions() {
         assert!(session::extend(&mut conn, "s1", 150).unwrap());
         assert!(!session::extend(&mut conn, "nope", 150).unwrap());
         assert_eq!(session::find(&mut conn, "s1").unwrap().unwrap().expires_at, 150);
-        assert_eq!(session::delete_expired(&mut conn, 150).unwrap(), 1);
+        assert_eq!(session::delete_expired(&mut conn, 150, 1000).unwrap(), 1);
         assert_eq!(session::delete_for_auth_except(&mut conn, "a1", Some("s2")).unwrap(), 1);
         assert!(session::find(&mut conn, "s2").unwrap().is_some());
         assert!(session::delete(&mut conn, "s2").unwrap());

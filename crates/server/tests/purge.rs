@@ -1,0 +1,87 @@
+//! The store is purged while the gateway runs (every `--purge-interval-secs`, 1 s here), on
+//! every backend: expired sessions and API tokens, spent or expired 2FA challenges and
+//! throttle rows older than their window are deleted; what is still live stays.
+
+#[macro_use]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use diesel::prelude::*;
+use gateway_store::schema::{login_challenge, session, throttle_failure};
+use serde_json::Value;
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+#[actix_web::test]
+async fn expired_spent_and_old_rows_are_purged_and_live_ones_kept() {
+    for db in fresh_databases() {
+        let mut settings = settings(&db.url);
+        settings.purge_interval_secs = 1;
+        let s = TestServer::start_with(settings).await;
+        let admin = admin(&s).await;
+        let me = admin.query("auth.get", Value::Null).await.ok()["id"].as_str().unwrap().to_owned();
+        let now = unix_now();
+        {
+            let mut conn = s.prepared.store.conn().unwrap();
+            let c = &mut *conn;
+            // 2,500 expired sessions: more than one batch.
+            c.transaction::<_, diesel::result::Error, _>(|c| {
+                for i in 0..2500 {
+                    diesel::insert_into(session::table)
+                        .values((
+                            session::id.eq(format!("expired-{i}")),
+                            session::auth_id.eq(&me),
+                            session::kind.eq("session"),
+                            session::expires_at.eq(now - 10),
+                            session::created_at.eq("2026-01-01T00:00:00.000Z"),
+                        ))
+                        .execute(c)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+            for (id, expires_at, failures) in [("expired", now - 1, 0), ("spent", now + 300, 5), ("live", now + 300, 1)]
+            {
+                diesel::insert_into(login_challenge::table)
+                    .values((
+                        login_challenge::id.eq(id),
+                        login_challenge::auth_id.eq(&me),
+                        login_challenge::expires_at.eq(expires_at),
+                        login_challenge::failures.eq(failures),
+                    ))
+                    .execute(c)
+                    .unwrap();
+            }
+            for (key, at) in [("address:old", now - 3600), ("address:recent", now - 60)] {
+                diesel::insert_into(throttle_failure::table)
+                    .values((throttle_failure::key.eq(key), throttle_failure::at.eq(at)))
+                    .execute(c)
+                    .unwrap();
+            }
+        }
+        let counts = |s: &TestServer| {
+            let mut conn = s.prepared.store.conn().unwrap();
+            let c = &mut *conn;
+            let sessions: i64 = session::table.count().get_result(c).unwrap();
+            let challenges: Vec<String> = login_challenge::table.select(login_challenge::id).load(c).unwrap();
+            let keys: Vec<String> = throttle_failure::table.select(throttle_failure::key).load(c).unwrap();
+            (sessions, challenges, keys)
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (sessions, challenges, keys) = counts(&s);
+            // The admin's own session (from createAdmin) is live.
+            if sessions == 1 && challenges == ["live"] && keys == ["address:recent"] {
+                break;
+            }
+            assert!(Instant::now() < deadline, "not purged: {sessions} sessions, {challenges:?}, {keys:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        admin.query("auth.get", Value::Null).await.ok();
+        s.stop().await;
+    }
+}
