@@ -96,6 +96,7 @@ pub fn build_server(prepared: &Prepared, settings: &Settings) -> anyhow::Result<
             .configure(|c| gateway.configure(c))
             .default_service(web::to(gateway_wire::not_found))
             .wrap(Condition::new(!cors_origins.is_empty(), cors(&cors_origins)))
+            .wrap(from_fn(gateway_wire::request_limits))
             .wrap(from_fn(gateway_wire::response_headers))
             .wrap(TracingLogger::<gateway_wire::RequestSpan>::new())
     })

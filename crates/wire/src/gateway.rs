@@ -100,6 +100,11 @@ impl Gateway {
             .service(web::resource("/api/{path}").to(rest::handle));
     }
 
+    /// A whole-request error as the tRPC surface sends it (`{"error": shape}`).
+    pub(crate) fn trpc_error_body(&self, e: &RpcError) -> Value {
+        json!({ "error": self.config.transformer.encode(e.trpc_shape(None)) })
+    }
+
     pub(crate) fn context(&self, req: &HttpRequest) -> Ctx {
         Ctx::new(request_info(req, &self.config), self.registry.authenticator())
     }
