@@ -121,7 +121,7 @@ pub struct TokenInput {
 }
 
 /// The auth record as clients see it: no password, and never the TOTP secret.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Auth {
     pub id: String,
@@ -137,7 +137,7 @@ pub struct Auth {
     pub created_at: String,
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,

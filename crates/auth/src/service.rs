@@ -52,7 +52,7 @@ impl AuthService {
     }
 
     /// The account as clients see it: no password, no TOTP secret, the API token opened.
-    fn view(&self, row: AuthRow) -> Auth {
+    pub(crate) fn view(&self, row: AuthRow) -> Auth {
         let token = row.token.as_deref().and_then(|t| self.sealer.open(Column::ApiToken, &row.id, t));
         Auth {
             id: row.id,
@@ -256,8 +256,8 @@ impl AuthService {
     pub async fn get(self: &Arc<Self>, ctx: &Ctx, _: NoInput) -> Result<Auth, RpcError> {
         let caller = ctx.caller()?;
         // The authenticator loaded the account with the session: no second query.
-        match caller.details::<AuthRow>() {
-            Some(row) => Ok(self.view(row.clone())),
+        match caller.details::<Auth>() {
+            Some(account) => Ok(account.clone()),
             None => Ok(self.view(self.load_auth(caller.subject.clone()).await?)),
         }
     }

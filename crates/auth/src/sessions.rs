@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use gateway_store::auth::AuthRow;
 use gateway_store::session::SessionRow;
 use gateway_store::{DbConn, Epoch, StoreError, session};
 use gateway_wire::{Authenticator, Cookie, CookieDuration, CredentialSource, Ctx, Identity, RpcError, SameSite};
@@ -12,6 +11,7 @@ use gateway_wire::{Authenticator, Cookie, CookieDuration, CredentialSource, Ctx,
 use crate::AuthService;
 use crate::bounded::BoundedMap;
 use crate::device::{DEVICE_COOKIE, DEVICE_TTL_SECS};
+use crate::io::{Auth, Role};
 use crate::ids::{hex_token, now_iso, unix_now};
 use crate::tokens::{Claims, TokenKind};
 use crate::workers::db;
@@ -105,11 +105,11 @@ impl AuthService {
             self.refresh_if_old(ctx, row.clone(), now).await?;
         }
         Ok(Some(Identity {
-            subject: found.auth.id.clone(),
-            admin: found.auth.rol == "admin",
+            subject: found.account.id.clone(),
+            admin: matches!(found.account.rol, Role::Admin),
             session_id: claims.session_id,
             source,
-            details: Some(found.auth.clone()),
+            details: Some(found.account.clone()),
         }))
     }
 
@@ -123,7 +123,7 @@ impl AuthService {
         let Some((session, auth, epoch)) = db(&self.store, move |c| session::find_with_auth(c, &key)).await? else {
             return Ok(None);
         };
-        let found = Arc::new(FoundSession { session, auth: Arc::new(auth) });
+        let found = Arc::new(FoundSession { session, account: Arc::new(self.view(auth)) });
         if let Some(n) = epoch {
             self.found_sessions.put(id, Epoch { era, n }, Arc::clone(&found));
         }
@@ -147,7 +147,8 @@ impl AuthService {
 /// A session row and its account, as the store had them at some auth epoch.
 pub struct FoundSession {
     session: SessionRow,
-    auth: Arc<AuthRow>,
+    /// The account as clients see it (API token opened), made once per read.
+    account: Arc<Auth>,
 }
 
 /// Sessions found in the store, by id, each with the auth epoch it was read at.
@@ -165,21 +166,11 @@ impl Default for FoundSessions {
 impl FoundSession {
     /// What its strings hold, roughly: the cache's budget counts it.
     fn heap_bytes(&self) -> usize {
-        let (s, a) = (&self.session, &*self.auth);
+        let (s, a) = (&self.session, &*self.account);
         let optional = |v: &Option<String>| v.as_ref().map_or(0, String::len);
-        s.id.len()
-            + s.auth_id.len()
-            + s.kind.len()
-            + s.created_at.len()
-            + std::mem::size_of::<AuthRow>()
-            + a.id.len()
-            + a.email.len()
-            + a.password.len()
-            + a.rol.len()
-            + a.created_at.len()
-            + optional(&a.image)
-            + optional(&a.secret)
-            + optional(&a.token)
+        s.id.len() + s.auth_id.len() + s.kind.len() + s.created_at.len()
+            + std::mem::size_of::<Auth>()
+            + a.id.len() + a.email.len() + a.created_at.len() + optional(&a.image) + optional(&a.token)
     }
 }
 
