@@ -11,8 +11,8 @@ use gateway_wire::{Authenticator, Cookie, CookieDuration, CredentialSource, Ctx,
 use crate::AuthService;
 use crate::bounded::BoundedMap;
 use crate::device::{DEVICE_COOKIE, DEVICE_TTL_SECS};
-use crate::io::{Auth, Role};
 use crate::ids::{hex_token, now_iso, unix_now};
+use crate::io::{Auth, Role};
 use crate::tokens::{Claims, TokenKind};
 use crate::workers::db;
 
@@ -168,9 +168,16 @@ impl FoundSession {
     fn heap_bytes(&self) -> usize {
         let (s, a) = (&self.session, &*self.account);
         let optional = |v: &Option<String>| v.as_ref().map_or(0, String::len);
-        s.id.len() + s.auth_id.len() + s.kind.len() + s.created_at.len()
+        s.id.len()
+            + s.auth_id.len()
+            + s.kind.len()
+            + s.created_at.len()
             + std::mem::size_of::<Auth>()
-            + a.id.len() + a.email.len() + a.created_at.len() + optional(&a.image) + optional(&a.token)
+            + a.id.len()
+            + a.email.len()
+            + a.created_at.len()
+            + optional(&a.image)
+            + optional(&a.token)
     }
 }
 

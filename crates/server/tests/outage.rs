@@ -193,8 +193,9 @@ async fn a_database_outage_answers_503_quickly_and_recovers_without_a_restart() 
     login.ok();
     eprintln!("database back: first success after {recovered:?} and {failed} failed calls");
 
-    // A restart with no call in between leaves every pooled connection stale: each fails
-    // one call (503, at once) and is replaced, so recovery takes at most pool-size calls.
+    // A restart with no call in between leaves every pooled connection stale: the first call
+    // on one fails (503, at once), the probe reconnects and renews the pool, and from then on
+    // every call succeeds; meanwhile calls are refused at once.
     futures_util::future::join_all((0..8).map(|_| api.query("auth.get", Value::Null))).await;
     let c = cluster.clone();
     blocking(move || {
@@ -202,19 +203,19 @@ async fn a_database_outage_answers_503_quickly_and_recovers_without_a_restart() 
         c.start();
     })
     .await;
-    let mut failed = 0;
+    let restarted = Instant::now();
     let mut statuses = Vec::new();
-    for _ in 0..30 {
+    while !statuses.ends_with(&[200; 20]) {
         let (r, took) = timed(api.query("auth.get", Value::Null)).await;
         statuses.push(r.status);
         if r.status != 200 {
             r.fails(503, "SERVICE_UNAVAILABLE", "");
-            assert!(took < Duration::from_secs(1), "a stale connection failed slowly: {took:?}");
-            failed += 1;
+            assert!(took < FAST, "a stale connection failed slowly: {took:?}");
+            assert!(!statuses.contains(&200), "a failure after the recovery: {statuses:?}");
         }
+        assert!(restarted.elapsed() < Duration::from_secs(15), "no recovery after the restart: {statuses:?}");
     }
-    assert!(failed <= 4, "more failed calls than pooled connections: {statuses:?}");
-    assert!(statuses.ends_with(&[200; 20]), "{statuses:?}");
-    eprintln!("after a quick restart: {failed} failed calls, then all succeed");
+    let failed = statuses.iter().filter(|s| **s != 200).count();
+    eprintln!("after a quick restart: {failed} failed calls in {:?}, then all succeed", restarted.elapsed());
     s.stop().await;
 }
