@@ -26,7 +26,7 @@ pub use procedures::register;
 pub use purge::{Purged, maintain};
 pub use sealed::seal_stored_secrets;
 pub use sessions::{CHALLENGE_COOKIE, SESSION_COOKIE};
-pub use tokens::{MAX_TOKEN_CHARS, RootKey};
+pub use tokens::{Claims, MAX_TOKEN_CHARS, RootKey, TokenKind};
 pub use totp::code_at as totp_code_at;
 
 use gateway_store::Store;

@@ -136,12 +136,10 @@ async fn a_store_restored_from_a_backup_is_what_the_running_gateway_answers_from
             sqlite_copy(&file, &backup);
             Vec::new()
         };
-        let epoch_then: i64 = {
+        let (epoch_then, added_then): (i64, i64) = {
             use diesel::prelude::*;
-            gateway_store::schema::auth_epoch::table
-                .select(gateway_store::schema::auth_epoch::n)
-                .first(&mut *conn)
-                .unwrap()
+            use gateway_store::schema::auth_epoch;
+            auth_epoch::table.select((auth_epoch::n, auth_epoch::added)).first(&mut *conn).unwrap()
         };
         drop(conn);
 
@@ -158,7 +156,8 @@ async fn a_store_restored_from_a_backup_is_what_the_running_gateway_answers_from
             let kept = dumped.iter().map(|id| format!("'{id}'")).collect::<Vec<_>>().join(",");
             conn.batch_execute(&format!(
                 "BEGIN; SET LOCAL session_replication_role = replica; \
-                 DELETE FROM session WHERE id NOT IN ({kept}); UPDATE auth_epoch SET n = {epoch_then}; COMMIT;"
+                 DELETE FROM session WHERE id NOT IN ({kept}); \
+                 UPDATE auth_epoch SET n = {epoch_then}, added = {added_then}; COMMIT;"
             ))
             .unwrap();
         } else {

@@ -35,8 +35,18 @@ const TRUST: Duration = Duration::from_secs(3);
 /// Wait before reconnecting a lost watcher.
 const RECONNECT: Duration = Duration::from_secs(1);
 
-pub fn read(conn: &mut DbConn) -> Result<i64, StoreError> {
-    Ok(auth_epoch::table.select(auth_epoch::n).first(conn)?)
+/// The epoch and the count of sessions added, as the store holds them now.
+pub fn read(conn: &mut DbConn) -> Result<Reading, StoreError> {
+    let (n, added) = auth_epoch::table.select((auth_epoch::n, auth_epoch::added)).first(conn)?;
+    Ok(Reading { n, added })
+}
+
+/// One read of the `auth_epoch` row. Both values only ever grow, until a restore.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reading {
+    pub n: i64,
+    /// Moves on every session insert (which leaves `n`, and so the caches, alone).
+    pub added: i64,
 }
 
 /// The auth epoch as this process knows it: the store's value, in the era it was read in.
@@ -48,6 +58,8 @@ pub struct Epoch {
 
 pub struct EpochWatch {
     known: AtomicI64,
+    /// The highest `added` read: a lower one later means a restore (see [`Reading`]).
+    known_added: AtomicI64,
     /// Moves when the store's epoch went back (a restore): values of another history.
     era: AtomicU64,
     /// Milliseconds after `start` until which `known` is vouched for.
@@ -60,6 +72,7 @@ impl Default for EpochWatch {
     fn default() -> Self {
         EpochWatch {
             known: AtomicI64::new(-1),
+            known_added: AtomicI64::new(-1),
             era: AtomicU64::new(0),
             trusted_until: AtomicU64::new(0),
             followed: AtomicBool::new(false),
@@ -80,25 +93,22 @@ impl EpochWatch {
         self.era.load(Ordering::SeqCst)
     }
 
-    /// The newest value known, whether vouched for or not.
-    fn known(&self) -> i64 {
-        self.known.load(Ordering::SeqCst)
+    /// The newest values known, whether vouched for or not.
+    fn known(&self) -> Reading {
+        Reading { n: self.known.load(Ordering::SeqCst), added: self.known_added.load(Ordering::SeqCst) }
     }
 
-    /// The watcher read `n`, with `floor` known before its read began. Every value known then
-    /// had been committed, so a read below it means the store went back (a restore): whatever
-    /// was cached belongs to another history.
-    fn read(&self, n: i64, floor: i64) {
-        if n < floor {
+    /// The watcher read `now`, with `floor` known before its read began. Every value known
+    /// then had been committed, so a read below it means the store went back (a restore):
+    /// whatever was cached belongs to another history.
+    fn read(&self, now: Reading, floor: Reading) {
+        if now.n < floor.n || now.added < floor.added {
             self.era.fetch_add(1, Ordering::SeqCst);
-            self.known.store(n, Ordering::SeqCst);
-            tracing::warn!(
-                from = floor,
-                to = n,
-                "the auth epoch went back (a restored store?): cached sessions dropped"
-            );
+            self.known.store(now.n, Ordering::SeqCst);
+            self.known_added.store(now.added, Ordering::SeqCst);
+            tracing::warn!(from = ?floor, to = ?now, "the auth epoch went back (a restored store?): cached sessions dropped");
         } else {
-            self.saw(n);
+            self.saw(now);
         }
     }
 
@@ -107,8 +117,9 @@ impl EpochWatch {
         self.followed.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn saw(&self, n: i64) {
-        self.known.fetch_max(n, Ordering::SeqCst);
+    pub(crate) fn saw(&self, reading: Reading) {
+        self.known.fetch_max(reading.n, Ordering::SeqCst);
+        self.known_added.fetch_max(reading.added, Ordering::SeqCst);
     }
 
     /// A change may have gone unseen: nothing is vouched for until the watcher says so again.
@@ -171,8 +182,8 @@ fn watch_once(manager: &ConnManager, weak: &Weak<EpochWatch>, warned: &mut bool)
         let Some(watch) = weak.upgrade() else { return Ok(()) };
         if let DbConn::Postgres(pg) = &mut conn {
             for note in pg.notifications_iter() {
-                if let Ok(n) = note?.payload.parse() {
-                    watch.saw(n);
+                if let Ok(n) = note?.payload.parse::<i64>() {
+                    watch.known.fetch_max(n, Ordering::SeqCst);
                 }
             }
         }

@@ -154,7 +154,7 @@ impl Store {
         // What `f` changed is known here before its caller answers anyone.
         if self.epoch.followed() {
             match epoch::read(&mut conn) {
-                Ok(n) => self.epoch.saw(n),
+                Ok(reading) => self.epoch.saw(reading),
                 Err(_) => self.epoch.lost(),
             }
         }

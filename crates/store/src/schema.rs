@@ -84,6 +84,7 @@ diesel::table! {
     auth_epoch (id) {
         id -> Integer,
         n -> BigInt,
+        added -> BigInt,
     }
 }
 

@@ -2,6 +2,8 @@ DROP TRIGGER auth_truncated ON auth;
 DROP TRIGGER session_truncated ON session;
 DROP TRIGGER session_inserted ON session;
 DROP FUNCTION bump_auth_epoch_on_truncate();
+DROP FUNCTION count_added_sessions();
+ALTER TABLE auth_epoch DROP COLUMN added;
 CREATE OR REPLACE FUNCTION bump_auth_epoch() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     next BIGINT;

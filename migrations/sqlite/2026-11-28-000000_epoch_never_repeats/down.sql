@@ -11,3 +11,4 @@ CREATE TRIGGER auth_updated AFTER UPDATE ON auth
 BEGIN UPDATE auth_epoch SET n = n + 1 WHERE id = 1; END;
 CREATE TRIGGER auth_deleted AFTER DELETE ON auth
 BEGIN UPDATE auth_epoch SET n = n + 1 WHERE id = 1; END;
+ALTER TABLE auth_epoch DROP COLUMN added;
