@@ -56,10 +56,8 @@ st() {
     --report junit --report-dir "$here/reports" \
     --no-color "$@" 2>&1)
 }
-# auth.generateToken replaces the token the other requests use, auth.logout ends the
-# session, and auth.updateByAdmin on the admin's own id (schemathesis finds it in
-# responses) changes the password, which revokes the token: every operation but the first
-# two on one gateway, then those two on a fresh one.
+# auth.generateToken replaces the token the other requests use and auth.logout ends the
+# session: every operation but those two on one gateway, then those two on a fresh one.
 start_gateway main
 export SCHEMATHESIS_TOKEN="$token"
 set +e

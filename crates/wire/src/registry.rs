@@ -77,7 +77,31 @@ fn schema_of<T: JsonSchema>(for_input: bool) -> Value {
     if let Some(obj) = schema.as_object_mut() {
         obj.remove("title");
     }
+    if for_input {
+        document_clean_strings(&mut schema);
+    }
     schema
+}
+
+/// What every input string must match (see `validation.rs`): no NUL or other C0 control
+/// character but tab.
+const CLEAN_STRING: &str = "^[^\\u0000-\\u0008\\u000A-\\u001F]*$";
+
+/// Says in the schema what validation enforces for every string: a `pattern` on each string
+/// property, so that documented inputs are inputs the gateway accepts.
+fn document_clean_strings(schema: &mut Value) {
+    let Some(Value::Object(properties)) = schema.get_mut("properties") else { return };
+    for property in properties.values_mut() {
+        let is_string = match property.get("type") {
+            Some(Value::String(t)) => t == "string",
+            Some(Value::Array(ts)) => ts.iter().any(|t| t == "string"),
+            _ => false,
+        };
+        if let (true, Some(obj)) = (is_string, property.as_object_mut()) {
+            obj.entry("pattern").or_insert_with(|| Value::from(CLEAN_STRING));
+        }
+        document_clean_strings(property);
+    }
 }
 
 /// All procedures of a gateway, and the authenticator that resolves callers.

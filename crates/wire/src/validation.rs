@@ -21,7 +21,7 @@ where
             .and_then(|v: T| validate(v, Vec::new(), &[]));
     };
     let mut issues = Vec::new();
-    control_characters(&value, &mut Vec::new(), &mut issues);
+    control_characters(&value, schema, &mut Vec::new(), &mut issues);
     // Fields that are missing or of the wrong type get a stand-in of the right type, so
     // that the rules of all the other fields still run; their own rule failures are dropped.
     let mut replaced = Vec::new();
@@ -64,7 +64,20 @@ fn invalid_type(message: impl Into<String>, path: Vec<String>) -> Issue {
 
 /// NUL and the other C0 controls (tab aside) have no place in any field of these inputs;
 /// refused here, they never reach a store (PostgreSQL refuses NUL in text, SQLite keeps it).
-fn control_characters(value: &Value, path: &mut Vec<String>, issues: &mut Vec<Issue>) {
+/// Where a schema names the properties, only those are looked at: the others are ignored
+/// anyway.
+fn control_characters(value: &Value, schema: Option<&Value>, path: &mut Vec<String>, issues: &mut Vec<Issue>) {
+    let properties = schema.and_then(|s| s.get("properties")).and_then(Value::as_object);
+    if let (Some(properties), Value::Object(fields)) = (properties, value) {
+        for (key, property) in properties {
+            if let Some(field) = fields.get(key) {
+                path.push(key.clone());
+                control_characters(field, Some(property), path, issues);
+                path.pop();
+            }
+        }
+        return;
+    }
     match value {
         Value::String(s) if s.chars().any(|c| c.is_ascii_control() && c != '\t' && c != '\u{7f}') => {
             issues.push(Issue {
@@ -76,14 +89,14 @@ fn control_characters(value: &Value, path: &mut Vec<String>, issues: &mut Vec<Is
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 path.push(i.to_string());
-                control_characters(item, path, issues);
+                control_characters(item, schema.and_then(|s| s.get("items")), path, issues);
                 path.pop();
             }
         }
         Value::Object(fields) => {
             for (key, item) in fields {
                 path.push(key.clone());
-                control_characters(item, path, issues);
+                control_characters(item, None, path, issues);
                 path.pop();
             }
         }
@@ -254,6 +267,16 @@ mod tests {
         let ok: Login =
             decode_input(Some(json!({"email": "a@example.com", "password": "tab\there"})), Some(&schema())).unwrap();
         assert_eq!(ok.password, "tab\there");
+    }
+
+    #[test]
+    fn fields_the_input_does_not_have_are_ignored_whatever_they_hold() {
+        let ok: Login = decode_input(
+            Some(json!({"email": "a@example.com", "password": "password-1", "extra\u{0}": {"x": "\u{1}"}})),
+            Some(&schema()),
+        )
+        .unwrap();
+        assert_eq!(ok.email, "a@example.com");
     }
 
     #[test]
