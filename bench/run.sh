@@ -10,8 +10,9 @@
 # --log-level warn, prepares it through the public API (bench/setup.sh), and measures:
 #   A  auth.get over tRPC (GET, superjson absent-input envelope, Bearer API token), 64 conns
 #   B  one GET = a batch of 10 auth.get calls, 64 conns
-#   C  auth.login (right password, bcrypt cost 10), 64 conns; the bound is
-#      cores x single-connection logins/s (wrk -c1, same run: 1 / (bcrypt verify + request))
+#   C  auth.login (right password, bcrypt cost 10), 64 conns, from one client address, and
+#      from 16 (X-Forwarded-For); the bound is cores x single-connection logins/s (wrk -c1,
+#      same run: 1 / (bcrypt verify + request))
 #   D  A and C at the same time (two wrk processes): auth.get p99 under login load
 #   E  A at 1, 8, 64, 256 connections; A again after seeding 100,000 accounts and 100,000
 #      dead (expired) session rows of other accounts directly with SQL
@@ -105,7 +106,7 @@ start_server() {
   fi
   # shellcheck disable=SC2086
   "$BIN" serve --bind "127.0.0.1:$PORT" --data-dir "$DATA_DIR" --database-url "$url" \
-    --bcrypt-cost 10 --log-level warn $EXTRA_FLAGS >"$OUT/$backend/server.log" 2>&1 </dev/null &
+    --bcrypt-cost 10 --log-level warn --client-ip-header x-forwarded-for $EXTRA_FLAGS >"$OUT/$backend/server.log" 2>&1 </dev/null &
   SRV_PID=$!
   local deadline=$((SECONDS + 60))
   until curl -fsS -o /dev/null --max-time 2 "$BASE/health" 2>/dev/null; do
@@ -119,7 +120,7 @@ stop_server() {
   [ -n "$SRV_PID" ] || return 0
   kill -TERM "$SRV_PID" 2>/dev/null || true
   for _ in $(seq 1 50); do alive "$SRV_PID" || break; sleep 0.2; done
-  alive "$SRV_PID" && kill -KILL "$SRV_PID" 2>/dev/null
+  { alive "$SRV_PID" && kill -KILL "$SRV_PID"; } 2>/dev/null || true   # (it may exit in between)
   wait "$SRV_PID" 2>/dev/null || true
   SRV_PID=
 }
@@ -310,6 +311,12 @@ bench_backend() {
   log "$BK: C auth.login, $CONNS conns"
   wrk_run c-c$CONNS -c$CONNS -d"$DURATION" -s bench/login.lua "$LOGIN_URL"
   row "C auth.login" c-c$CONNS
+  wait_server_idle
+  log "$BK: C auth.login from 16 client addresses, $CONNS conns"
+  export LOGIN_ADDRESSES=16
+  wrk_run c16-c$CONNS -c$CONNS -d"$DURATION" -s bench/login.lua "$LOGIN_URL"
+  unset LOGIN_ADDRESSES
+  row "C auth.login, 16 client addresses" c16-c$CONNS
   wait_server_idle
   log "$BK: D auth.get while logins run"
   wait_machine_idle

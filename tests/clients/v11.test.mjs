@@ -458,6 +458,21 @@ test('TOO_MANY_REQUESTS 429 after 5 wrong logins from one source address; other 
   assert.equal((await other.trpc.auth.login.mutate({ email: user.email, password: user.password })).authId, user.authId);
 });
 
+test('a batch of 20 wrong logins from one address (httpBatchLink): exactly 5 failures, 15 TOO_MANY_REQUESTS', T, async () => {
+  const c = client({ address: h.nextAddress(B) });
+  const before = c.fetch.requests.length;
+  const results = await Promise.allSettled(Array.from({ length: 20 }, () =>
+    c.trpc.auth.login.mutate({ email: h.uniqueEmail('ghost'), password: 'wrong password' })));
+  assert.equal(c.fetch.requests.length - before, 1, 'one batched request');
+  const codes = results.map((r) => {
+    assert.equal(r.status, 'rejected');
+    assert.ok(r.reason instanceof TRPCClientError);
+    return r.reason.data.code;
+  });
+  assert.equal(codes.filter((x) => x === 'BAD_REQUEST').length, 5, codes.join(' '));
+  assert.equal(codes.filter((x) => x === 'TOO_MANY_REQUESTS').length, 15, codes.join(' '));
+});
+
 test('superjson meta from the real client: undefined fields are absent (auth.update keeps the email)', T, async () => {
   const user = await newUser();
   const c = client({ jar: user.jar });

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use gateway_store::auth::{AuthChanges, AuthRow, NewAuth};
 use gateway_store::session::SessionRow;
-use gateway_store::{ADMIN, EMAIL, StoreError, admin, auth, challenge, invitation, session};
+use gateway_store::{ADMIN, DbConn, EMAIL, StoreError, admin, auth, challenge, invitation, session};
 use gateway_wire::{CredentialSource, Ctx, NoInput, RpcError};
 use tracing::info;
 
@@ -181,7 +181,7 @@ impl AuthService {
         Ok(())
     }
 
-    fn new_challenge(&self, c: &mut gateway_store::DbConn, auth_id: &str) -> Result<String, StoreError> {
+    fn new_challenge(&self, c: &mut DbConn, auth_id: &str) -> Result<String, StoreError> {
         let row = challenge::ChallengeRow {
             id: hex_token(),
             auth_id: auth_id.to_owned(),
@@ -468,30 +468,33 @@ impl AuthService {
         })
     }
 
-    /// Operator escape hatch: sets a password by email and revokes all the account's sessions.
+    /// Operator escape hatch: sets a password by email, revokes all the account's sessions
+    /// and clears its failed attempts.
     pub async fn reset_password(&self, email: String, new_password: String) -> Result<String, RpcError> {
         let hash = self.hash_password(new_password).await?;
-        let email = email.to_lowercase();
-        with_conn(&self.store, move |c| {
-            let row = auth::find_by_email(c, &email)?.ok_or(StoreError::NotFound)?;
+        self.on_account(email, move |c, id| {
             let changes = AuthChanges { password: Some(hash), token: Some(None), ..Default::default() };
-            auth::update_revoking(c, &row.id, &changes, None)?;
-            throttle::unlock(c, &row.id)?;
-            Ok(row.id)
+            auth::update_revoking(c, id, &changes, None)?;
+            throttle::unlock(c, id).map(drop)
         })
-        .await?
-        .map_err(|e| match e {
-            StoreError::NotFound => RpcError::not_found("No account has that email"),
-            other => store_error(other),
-        })
+        .await
     }
 
     /// Operator escape hatch: clears an account's failed-attempt counter.
     pub async fn unlock(&self, email: String) -> Result<String, RpcError> {
+        self.on_account(email, |c, id| throttle::unlock(c, id).map(drop)).await
+    }
+
+    /// Runs an operator command on the account that has `email`; returns the account's id.
+    async fn on_account(
+        &self,
+        email: String,
+        command: impl FnOnce(&mut DbConn, &str) -> Result<(), StoreError> + Send + 'static,
+    ) -> Result<String, RpcError> {
         let email = email.to_lowercase();
         with_conn(&self.store, move |c| {
             let row = auth::find_by_email(c, &email)?.ok_or(StoreError::NotFound)?;
-            throttle::unlock(c, &row.id)?;
+            command(c, &row.id)?;
             Ok(row.id)
         })
         .await?

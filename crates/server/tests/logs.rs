@@ -122,6 +122,7 @@ async fn send(req: RequestBuilder, status: u16) -> (HeaderMap, Value) {
 
 const SESSION: &str = "auth_session";
 const CHALLENGE: &str = "auth_2fa_challenge";
+const DEVICE: &str = "auth_device";
 
 /// The whole flow over HTTP; returns every secret it used or received.
 async fn dokploy_flow(base: &str) -> Vec<(&'static str, String)> {
@@ -132,8 +133,10 @@ async fn dokploy_flow(base: &str) -> Vec<(&'static str, String)> {
     f.secret("createAdmin session cookie", &cookie(&r, SESSION).unwrap());
     let wrong = f.secret("wrong password", "Wrong-Pa55word-y2");
     send(f.post("auth.login", json!({"email": "admin@example.com", "password": wrong}), &[]), 400).await;
-    let (r, _) = send(f.post("auth.login", creds, &[]), 200).await;
+    let (r, _) = send(f.post("auth.login", creds.clone(), &[]), 200).await;
     let admin = f.secret("login session cookie", &cookie(&r, SESSION).unwrap());
+    let device = f.secret("device cookie", &cookie(&r, DEVICE).unwrap());
+    send(f.post("auth.login", creds, &[(DEVICE, &device)]), 200).await;
     send(f.get("auth.get", &[(SESSION, &admin)]), 200).await;
     let (_, out) = send(f.post("auth.generateToken", json!({}), &[(SESSION, &admin)]), 200).await;
     let token = f.secret("API token", out["token"].as_str().unwrap());
@@ -248,7 +251,7 @@ async fn json_logs_hold_no_secret_and_an_audit_event_per_action() {
     for (name, count) in [
         ("admin_created", 1),
         ("login_failed", 4),
-        ("login_succeeded", 2),
+        ("login_succeeded", 3),
         ("api_token_generated", 1),
         ("invitation_created", 1),
         ("invitation_accepted", 1),
