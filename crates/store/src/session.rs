@@ -54,16 +54,6 @@ pub fn delete(conn: &mut DbConn, id: &str) -> Result<bool, StoreError> {
     Ok(diesel::delete(session::table.find(id)).execute(conn)? == 1)
 }
 
-/// Deletes every session and API token of the account except `keep`; returns how many.
-pub fn delete_for_auth_except(conn: &mut DbConn, auth_id: &str, keep: Option<&str>) -> Result<usize, StoreError> {
-    let mine = session::table.filter(session::auth_id.eq(auth_id));
-    let deleted = match keep {
-        Some(keep) => diesel::delete(mine.filter(session::id.ne(keep))).execute(conn)?,
-        None => diesel::delete(mine).execute(conn)?,
-    };
-    Ok(deleted)
-}
-
 /// Makes `new` the account's only API token and `token_text` its `auth.token`, in one
 /// transaction. The auth row is updated first: that takes the row lock (PostgreSQL) or is
 /// already under the write lock (SQLite), so concurrent calls for one account run one after

@@ -235,8 +235,15 @@ fn sessions() {
         assert!(!session::extend(&mut conn, "nope", 150).unwrap());
         assert_eq!(session::find(&mut conn, "s1").unwrap().unwrap().expires_at, 150);
         assert_eq!(session::delete_expired(&mut conn, 150, 1000).unwrap(), 1);
-        assert_eq!(session::delete_for_auth_except(&mut conn, "a1", Some("s2")).unwrap(), 1);
+        // A new password keeps only the given session: the API token goes, and so do the
+        // pending 2FA challenges.
+        let challenge = ChallengeRow { id: "c1".into(), auth_id: "a1".into(), expires_at: 500, failures: 0 };
+        challenge::insert(&mut conn, &challenge).unwrap();
+        let new_password = AuthChanges { password: Some("new hash".into()), token: Some(None), ..Default::default() };
+        auth::update_revoking(&mut conn, "a1", &new_password, Some("s2")).unwrap().unwrap();
+        assert!(session::find(&mut conn, "t1").unwrap().is_none());
         assert!(session::find(&mut conn, "s2").unwrap().is_some());
+        assert_eq!(challenge::find(&mut conn, "c1").unwrap(), None);
         assert!(session::delete(&mut conn, "s2").unwrap());
         assert!(!session::delete(&mut conn, "s2").unwrap());
         let dup = session::insert(&mut conn, &session_row("d", "a1", KIND_SESSION, 1))
@@ -430,4 +437,23 @@ fn the_auth_epoch_follows_changes_from_every_process() {
         let restored_again = epoch_where(store, |e| e.era > restored.era);
         assert_eq!(restored_again.n, 5, "{restored_again:?}");
     }
+}
+
+#[test]
+fn password_costs_are_counted_per_cost() {
+    each(|store| {
+        let mut conn = store.conn().unwrap();
+        make_admin(&mut conn);
+        let hash = "$2b$12$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234";
+        let changes = AuthChanges { password: Some(hash.into()), ..Default::default() };
+        auth::update(&mut conn, "a1", &changes).unwrap();
+        make_invite(&mut conn, 1, NOW);
+        make_invite(&mut conn, 2, NOW);
+        let mut costs = auth::password_costs(&mut conn).unwrap();
+        costs.sort();
+        // The invitations' accounts hold the placeholder "hash" of `new_auth`.
+        assert_eq!(costs, [("".to_owned(), 2), ("12".to_owned(), 1)]);
+        assert!(auth::rehash_password(&mut conn, "a1", hash, "new").unwrap());
+        assert!(!auth::rehash_password(&mut conn, "a1", "not the stored one", "newer").unwrap());
+    });
 }
