@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use biscuit_auth::UnverifiedBiscuit;
 use biscuit_auth::builder::BlockBuilder;
-use gateway_auth::{Claims, RootKey, TokenKind};
+use gateway_auth::{Claims, RootKey};
+use gateway_store::session::SessionKind;
 
 /// Median time of `f` over `runs` runs of `batch` calls each, per call.
 fn per_call(runs: usize, batch: u32, mut f: impl FnMut()) -> Duration {
@@ -30,7 +31,7 @@ fn main() {
     let claims = Claims {
         auth_id: "eAJ3uUJASl_OvxEiThGF1".into(),
         session_id: "b5f5f7e6a417484c5e5925efc4753a44c53e6a172ac378b5b81dcb2f57030773".into(),
-        kind: TokenKind::ApiToken,
+        kind: SessionKind::ApiToken,
         expires_at: now + 3600,
     };
     let good = key.mint(&claims);

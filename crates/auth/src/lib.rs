@@ -1,45 +1,59 @@
 //! Dokploy's `auth` router: accounts, sessions and API tokens, TOTP two-factor login,
 //! invitations and throttling, over the store, registered on the wire layer.
+//!
+//! One file per feature: each holds its procedures' methods on [`AuthService`] with their
+//! input and output types; `procedures.rs` is the table that names them on the wire.
 
-mod bounded;
+#[macro_use]
+mod audit;
+
+mod account;
+mod api_tokens;
+mod bootstrap;
+mod cache;
 mod config;
-mod cpu;
 mod device;
 mod dummy;
+mod error;
+mod identity;
 mod ids;
-mod io;
+mod invitations;
+mod login;
+mod operator;
 mod password;
+mod password_pool;
 mod procedures;
+mod profile;
 mod purge;
 mod sealed;
-mod service;
 mod sessions;
 mod throttle;
 mod tokens;
 mod totp;
-mod workers;
+mod two_factor;
 
 pub use config::AuthConfig;
 pub use device::DEVICE_COOKIE;
-pub use io::Invitation;
+pub use error::AuthError;
+pub use invitations::Invitation;
 pub use procedures::register;
 pub use purge::{Purged, maintain};
 pub use sealed::seal_stored_secrets;
 pub use sessions::{CHALLENGE_COOKIE, SESSION_COOKIE};
-pub use tokens::{Claims, MAX_TOKEN_CHARS, RootKey, TokenKind};
+pub use tokens::{Claims, MAX_TOKEN_CHARS, RootKey};
 pub use totp::code_at as totp_code_at;
 
-use gateway_store::Store;
+use gateway_store::{AsyncStore, Store, StoreError};
 
 pub struct AuthService {
-    store: workers::Database,
+    store: AsyncStore,
     config: AuthConfig,
     root_key: RootKey,
     /// Verified for unknown emails so that they cost what a wrong password costs.
     dummies: dummy::DummyHashes,
-    cpu: cpu::CpuPool,
-    verified: tokens::VerifiedTokens,
-    found_sessions: sessions::FoundSessions,
+    passwords: password_pool::PasswordPool,
+    token_cache: tokens::TokenCache,
+    session_cache: identity::SessionCache,
     throttle: throttle::Throttle,
     devices: device::DeviceKey,
     sealer: sealed::Sealer,
@@ -48,24 +62,29 @@ pub struct AuthService {
 impl AuthService {
     /// Computes the dummy hash (one bcrypt at the configured cost): call off the async workers.
     pub fn new(store: Store, config: AuthConfig, root_key: RootKey) -> Self {
-        let dummies = dummy::DummyHashes::new(&root_key, config.bcrypt_cost);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let (cpu, verified) = (cpu::CpuPool::new(cores), tokens::VerifiedTokens::default());
-        let found_sessions = Default::default();
-        let store = workers::Database::new(store);
-        let (throttle, devices) = (throttle::Throttle::new(config.clone()), device::DeviceKey::new(&root_key));
-        let sealer = sealed::Sealer::new(&root_key);
-        Self { store, config, root_key, dummies, cpu, verified, found_sessions, throttle, devices, sealer }
+        AuthService {
+            store: AsyncStore::new(store),
+            dummies: dummy::DummyHashes::new(&root_key, config.bcrypt_cost),
+            passwords: password_pool::PasswordPool::new(cores),
+            token_cache: Default::default(),
+            session_cache: Default::default(),
+            throttle: throttle::Throttle::new(config.clone()),
+            devices: device::DeviceKey::new(&root_key),
+            sealer: sealed::Sealer::new(&root_key),
+            config,
+            root_key,
+        }
     }
 
     pub fn store(&self) -> &Store {
-        &self.store
+        self.store.blocking()
     }
 
     /// Reads which password costs the accounts use, for the dummy hashes of unknown emails
     /// (at start and periodically). Blocking: call off the async workers.
-    pub fn refresh_dummy_hashes(&self) -> Result<(), gateway_store::StoreError> {
-        let counts = self.store.run(gateway_store::auth::password_costs)?;
+    pub fn refresh_dummy_hashes(&self) -> Result<(), StoreError> {
+        let counts = self.store.blocking().run(gateway_store::auth::password_costs)?;
         self.dummies.update(&counts);
         Ok(())
     }

@@ -1,45 +1,20 @@
-//! The `auth` and `admin` routers: each procedure's path, kind, access and types,
-//! bound to the service method that does the work.
+//! The `auth` and `admin` routers: each procedure's path, kind, access and types, bound to
+//! the feature method that does the work. A new procedure is one line here.
 
 use std::sync::Arc;
 
-use gateway_wire::{Access, Ctx, ErrorCode, Kind, NoInput, Procedure, Registry, RpcError};
+use gateway_wire::{NoInput, Registry};
 
 use crate::AuthService;
-use crate::io::*;
-use crate::sessions::SessionAuthenticator;
+use crate::account::{Auth, IdInput};
+use crate::identity::SessionAuthenticator;
+use crate::invitations::{CreateUserInput, Invitation, InvitationInput, InvitationView, TokenInput};
+use crate::login::{Credentials, LoginOutput};
+use crate::profile::{UpdateByAdminInput, UpdateInput};
+use crate::two_factor::{TwoFactorSecret, Verify2faSetupInput, VerifyLogin2faInput};
 
-/// Declares a procedure type that forwards to `AuthService::$method`.
-macro_rules! procedures {
-    ($( $name:ident: $path:literal, $kind:ident, $access:ident, $input:ty => $output:ty, $method:ident, $summary:literal
-        $(, errors: [$($error:ident),*])?; )*) => {
-        $(
-            pub struct $name(pub Arc<AuthService>);
-
-            impl Procedure for $name {
-                const PATH: &'static str = $path;
-                const KIND: Kind = Kind::$kind;
-                const ACCESS: Access = Access::$access;
-                const SUMMARY: &'static str = $summary;
-                $(const ERRORS: &'static [ErrorCode] = &[$(ErrorCode::$error),*];)?
-                type Input = $input;
-                type Output = $output;
-
-                async fn call(&self, ctx: Ctx, input: $input) -> Result<$output, RpcError> {
-                    self.0.$method(&ctx, input).await
-                }
-            }
-        )*
-
-        /// Registers every procedure and the session authenticator.
-        pub fn register(registry: &mut Registry, service: Arc<AuthService>) {
-            $( registry.register($name(Arc::clone(&service))); )*
-            registry.authenticate_with(SessionAuthenticator(service));
-        }
-    };
-}
-
-procedures! {
+gateway_wire::procedures! {
+    service: AuthService, register: register_procedures;
     CreateAdmin: "auth.createAdmin", Mutation, Public, Credentials => bool, create_admin,
         "Creates the first (and only) admin and signs it in";
     CreateUser: "auth.createUser", Mutation, Public, CreateUserInput => bool, create_user,
@@ -72,4 +47,10 @@ procedures! {
         "Creates a user account and an invitation token valid 24 hours";
     GetUserByToken: "admin.getUserByToken", Query, Public, TokenInput => InvitationView, get_user_by_token,
         "What the invitation page shows for a token";
+}
+
+/// Registers every procedure and the session authenticator.
+pub fn register(registry: &mut Registry, service: Arc<AuthService>) {
+    register_procedures(registry, &service);
+    registry.authenticate_with(SessionAuthenticator(service));
 }

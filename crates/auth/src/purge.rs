@@ -30,7 +30,7 @@ impl AuthService {
         let in_batches = |delete: &dyn Fn(&mut gateway_store::DbConn) -> Result<usize, StoreError>| {
             let mut total = 0;
             loop {
-                let n = self.store.run(delete)?;
+                let n = self.store.blocking().run(delete)?;
                 total += n;
                 if n < BATCH as usize {
                     return Ok::<_, StoreError>(total);

@@ -14,13 +14,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gateway_store::throttle::{self, Place, Taken};
-use gateway_store::{DbConn, Store, StoreError};
-use gateway_wire::RpcError;
+use gateway_store::{AsyncStore, DbConn, Store, StoreError};
+use gateway_wire::{Ctx, RpcError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::AuthService;
 use crate::config::AuthConfig;
+use crate::device::DEVICE_COOKIE;
+use crate::error::Result;
 use crate::ids::unix_now;
-use crate::workers::{Database, db};
 
 /// How long an unsettled attempt holds its places (a crashed process's places expire).
 const PLACE_SECS: i64 = 60;
@@ -92,7 +94,7 @@ impl Throttle {
 
     /// Takes places for an attempt on `keys`, waiting while attempts still being checked
     /// fill a limit; refuses it (429) when failures do.
-    pub async fn begin(&self, store: &Database, keys: Keys) -> Result<Attempt, RpcError> {
+    pub async fn begin(&self, store: &AsyncStore, keys: Keys) -> Result<Attempt> {
         let deadline = tokio::time::Instant::now() + WAIT;
         let mut counted = keys.counted().map(str::to_owned).to_vec();
         // One order for everyone: two attempts never hold each other's next slot.
@@ -100,25 +102,26 @@ impl Throttle {
         let mut permits = Vec::with_capacity(counted.len());
         for key in &counted {
             let permit = tokio::time::timeout_at(deadline, self.slots_for(key).acquire_owned()).await;
-            permits.push(permit.ok().and_then(Result::ok).ok_or_else(|| RpcError::too_many_requests(1))?);
+            permits.push(permit.ok().and_then(|p| p.ok()).ok_or_else(|| RpcError::too_many_requests(1))?);
         }
         let (limit, window) = (self.config.throttle_limit, self.config.throttle_window.as_secs() as i64);
         loop {
             let keys_now = counted.clone();
             let now = unix_now();
-            let taken = db(store, move |c| {
-                let keys: Vec<&str> = keys_now.iter().map(String::as_str).collect();
-                throttle::take_places(c, &keys, now - window, now - PLACE_SECS, now, limit, window)
-            })
-            .await?;
+            let taken = store
+                .run(move |c| {
+                    let keys: Vec<&str> = keys_now.iter().map(String::as_str).collect();
+                    throttle::take_places(c, &keys, now - window, now - PLACE_SECS, now, limit, window)
+                })
+                .await?;
             match taken {
                 Taken::Places(places) => {
-                    let store = Store::clone(store);
+                    let store = store.blocking().clone();
                     return Ok(Attempt { store, keys, places: Some(places), permits });
                 }
                 Taken::Busy if tokio::time::Instant::now() < deadline => tokio::time::sleep(RETRY).await,
-                Taken::Busy => return Err(RpcError::too_many_requests(1)),
-                Taken::Full { until } => return Err(RpcError::too_many_requests((until - now).max(1) as u64)),
+                Taken::Busy => return Err(RpcError::too_many_requests(1).into()),
+                Taken::Full { until } => return Err(RpcError::too_many_requests((until - now).max(1) as u64).into()),
             }
         }
     }
@@ -185,6 +188,24 @@ impl Settled {
             throttle::reset(c, device)?;
         }
         Ok(())
+    }
+}
+
+impl AuthService {
+    /// The throttle counters of an attempt on `account` (an auth id, or an unknown email):
+    /// a device cookie issued for a known account counts the device instead of the account.
+    pub(crate) fn attempt_keys(&self, ctx: &Ctx, account: &str, known: bool) -> Keys {
+        let device = ctx.cookie(DEVICE_COOKIE).filter(|_| known).and_then(|c| self.devices.verify(c, account));
+        Keys::new(account, device.as_deref(), ctx.client_addr())
+    }
+
+    /// Counts a password or pin check before it runs; a refusal is audited.
+    pub(crate) async fn begin_attempt(&self, ctx: &Ctx, keys: Keys, auth_id: Option<&str>) -> Result<Attempt> {
+        self.throttle.begin(&self.store, keys).await.inspect_err(|e| {
+            if let crate::error::AuthError::Answer(e) = e {
+                audit!(ctx, "throttled", retry_after = e.retry_after, auth_id = auth_id);
+            }
+        })
     }
 }
 

@@ -9,31 +9,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use biscuit_auth::macros::{authorizer, biscuit};
 use biscuit_auth::{AuthorizerLimits, KeyPair, PrivateKey, PublicKey, UnverifiedBiscuit};
 
-use crate::bounded::BoundedMap;
+use gateway_store::session::SessionKind;
+
+use crate::cache::Cache;
 
 /// Longest token accepted, in base64 characters. Minted tokens are about 330.
 pub const MAX_TOKEN_CHARS: usize = 1024;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenKind {
-    Session,
-    ApiToken,
-}
-
-impl TokenKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TokenKind::Session => "session",
-            TokenKind::ApiToken => "api_token",
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claims {
     pub auth_id: String,
     pub session_id: String,
-    pub kind: TokenKind,
+    pub kind: SessionKind,
     pub expires_at: i64,
 }
 
@@ -139,11 +126,7 @@ impl RootKey {
         let facts: Vec<(String, String, String, i64)> =
             authorizer.query("claims($a, $s, $k, $e) <- auth_id($a), session($s), kind($k), expires($e)").ok()?;
         let [(auth_id, session_id, kind, expires_at)] = <[_; 1]>::try_from(facts).ok()?;
-        let kind = match kind.as_str() {
-            "session" => TokenKind::Session,
-            "api_token" => TokenKind::ApiToken,
-            _ => return None,
-        };
+        let kind = SessionKind::try_from(kind).ok()?;
         Some(Claims { auth_id, session_id, kind, expires_at })
     }
 }
@@ -151,18 +134,18 @@ impl RootKey {
 /// Tokens that passed [`RootKey::verify`], so that a busy client costs one check, not one
 /// per request. Only the signature is remembered: expiry and revocation are checked every
 /// time. Refused tokens are never kept, and the memory held is bounded in bytes.
-pub struct VerifiedTokens(BoundedMap<Claims>);
+pub struct TokenCache(Cache<Claims>);
 
-/// Bytes the verified tokens may hold: about 15,000 tokens.
-const VERIFIED_TOKENS_BYTES: usize = 8 * 1024 * 1024;
+/// Bytes the token cache may hold: about 15,000 tokens.
+const TOKEN_CACHE_BYTES: usize = 8 * 1024 * 1024;
 
-impl Default for VerifiedTokens {
+impl Default for TokenCache {
     fn default() -> Self {
-        VerifiedTokens(BoundedMap::new(VERIFIED_TOKENS_BYTES, |c: &Claims| c.auth_id.len() + c.session_id.len()))
+        TokenCache(Cache::new(TOKEN_CACHE_BYTES, |c: &Claims| c.auth_id.len() + c.session_id.len()))
     }
 }
 
-impl VerifiedTokens {
+impl TokenCache {
     pub fn verify(&self, key: &RootKey, token: &str) -> Option<Claims> {
         if let Some(claims) = self.0.get(token) {
             return Some(claims);
@@ -189,7 +172,7 @@ mod tests {
     use crate::ids::unix_now;
 
     fn claims(expires_at: i64) -> Claims {
-        Claims { auth_id: "a1".into(), session_id: "s1".into(), kind: TokenKind::ApiToken, expires_at }
+        Claims { auth_id: "a1".into(), session_id: "s1".into(), kind: SessionKind::ApiToken, expires_at }
     }
 
     #[test]
@@ -255,7 +238,7 @@ mod tests {
     #[test]
     fn the_verified_cache_keeps_only_tokens_that_passed_within_its_budget() {
         let key = RootKey::generate();
-        let cache = VerifiedTokens::default();
+        let cache = TokenCache::default();
         let good = key.mint(&claims(unix_now() + 60));
         for token in
             [with_expensive_block(&good, &key), "garbage".into(), RootKey::generate().mint(&claims(unix_now() + 60))]
@@ -268,7 +251,7 @@ mod tests {
         for i in 0..20_000 {
             let c = Claims { session_id: format!("s{i}"), ..claims(unix_now() + 60) };
             cache.0.insert(&format!("{good}{i}"), c);
-            assert!(cache.bytes() <= VERIFIED_TOKENS_BYTES);
+            assert!(cache.bytes() <= TOKEN_CACHE_BYTES);
         }
     }
 

@@ -5,13 +5,47 @@ use diesel::prelude::*;
 use crate::schema::{auth, login_challenge, session};
 use crate::{DbConn, StoreError, write_tx};
 
+/// An account's role (Dokploy's `rol` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    User,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::User => "user",
+        }
+    }
+}
+
+impl From<Role> for String {
+    fn from(role: Role) -> String {
+        role.as_str().to_owned()
+    }
+}
+
+impl TryFrom<String> for Role {
+    type Error = StoreError;
+    fn try_from(text: String) -> Result<Role, StoreError> {
+        match text.as_str() {
+            "admin" => Ok(Role::Admin),
+            "user" => Ok(Role::User),
+            other => Err(StoreError::Database(format!("unknown role {other:?}"))),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = auth)]
 pub struct AuthRow {
     pub id: String,
     pub email: String,
     pub password: String,
-    pub rol: String,
+    #[diesel(deserialize_as = String)]
+    pub rol: Role,
     pub image: Option<String>,
     pub secret: Option<String>,
     pub token: Option<String>,
@@ -26,7 +60,8 @@ pub struct NewAuth<'a> {
     pub id: &'a str,
     pub email: &'a str,
     pub password: &'a str,
-    pub rol: &'a str,
+    #[diesel(serialize_as = String)]
+    pub rol: Role,
     pub image: Option<&'a str>,
     pub created_at: &'a str,
 }

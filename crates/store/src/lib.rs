@@ -5,13 +5,15 @@ use std::fmt;
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
-use diesel::r2d2::R2D2Connection;
 use diesel::result::QueryResult;
 use diesel::{Connection, PgConnection, SqliteConnection};
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+mod advisory_lock;
+mod async_store;
+mod connection;
 mod epoch;
 mod error;
+mod migrations;
 mod pool;
 pub mod schema;
 
@@ -25,6 +27,8 @@ pub mod throttle;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use async_store::AsyncStore;
+pub use connection::{ConnManager, create_private_dir};
 pub use epoch::Epoch;
 pub use error::{ADMIN, EMAIL, StoreError};
 
@@ -86,7 +90,7 @@ impl Store {
         // cause, instead of after the pool's checkout timeout.
         let mut first =
             r2d2::ManageConnection::connect(&manager).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        run_migrations(&mut first)?;
+        migrations::run(&mut first)?;
         drop(first);
 
         let max_size = match (opts.max_size, backend) {
@@ -132,7 +136,7 @@ impl Store {
 
     /// Applies pending migrations; returns the versions applied (empty when up to date).
     pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
-        run_migrations(&mut *self.conn()?)
+        migrations::run(&mut *self.conn()?)
     }
 
     /// One round trip through the pool.
@@ -169,48 +173,6 @@ impl Store {
     }
 }
 
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
-const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
-
-/// PostgreSQL advisory-lock id that serializes migrations across replicas.
-const MIGRATIONS_LOCK: i64 = 7242012;
-
-/// In a write transaction, waits for the transaction-scoped lock on `key`: PostgreSQL takes
-/// an advisory lock on the key's hash, so writers of one key wait for each other and no
-/// others do. SQLite's write transaction already holds the one write lock.
-pub(crate) fn lock_key(conn: &mut DbConn, key: &str) -> QueryResult<()> {
-    if let DbConn::Postgres(pg) = conn {
-        use diesel::RunQueryDsl;
-        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind::<diesel::sql_types::Text, _>(key)
-            .execute(pg)?;
-    }
-    Ok(())
-}
-
-/// Runs the migrations in one transaction holding the write lock (SQLite) or an advisory
-/// lock (PostgreSQL), so replicas starting together apply them once.
-fn run_migrations(conn: &mut DbConn) -> Result<Vec<String>, StoreError> {
-    type BoxError = Box<dyn std::error::Error + Send + Sync>;
-    let applied = match conn {
-        DbConn::Sqlite(c) => c.immediate_transaction(|c| -> Result<_, BoxError> {
-            Ok(versions(c.run_pending_migrations(SQLITE_MIGRATIONS)?))
-        }),
-        DbConn::Postgres(c) => c.transaction(|c| -> Result<_, BoxError> {
-            c.batch_execute(&format!("SELECT pg_advisory_xact_lock({MIGRATIONS_LOCK})"))?;
-            Ok(versions(c.run_pending_migrations(POSTGRES_MIGRATIONS)?))
-        }),
-    };
-    applied.map_err(|e| match e.downcast::<diesel::result::Error>() {
-        Ok(e) => StoreError::from(*e),
-        Err(e) => StoreError::Database(format!("migration failed: {e}")),
-    })
-}
-
-fn versions(applied: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String> {
-    applied.iter().map(ToString::to_string).collect()
-}
-
 /// Runs `f` in a write transaction. SQLite takes the write lock up front (BEGIN IMMEDIATE), so
 /// concurrent writers queue on busy_timeout instead of failing a lock upgrade with SQLITE_BUSY.
 pub(crate) fn write_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> QueryResult<T>) -> Result<T, StoreError> {
@@ -229,130 +191,6 @@ pub(crate) fn write_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Quer
             // A failed rollback leaves the manager broken: the pool then discards the connection.
             let _ = DbConn::rollback_transaction(conn);
             Err(e.into())
-        }
-    }
-}
-
-/// Picks the backend from the URL scheme. (`DbConn::establish` would try each backend in
-/// turn, and SQLite accepts any string as a file name, hiding PostgreSQL errors.)
-#[derive(Debug, Clone)]
-pub struct ConnManager {
-    backend: Backend,
-    target: String,
-}
-
-/// Run on every new SQLite connection, busy_timeout first: the other pragmas may already
-/// need to wait for a lock.
-const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
-
-impl ConnManager {
-    fn new(url: &str, timeout: Duration) -> Result<ConnManager, StoreError> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            // Bound each connection attempt too: an unreachable host would otherwise hang on
-            // the TCP timeout (libpq's minimum is 2 s).
-            let mut target = url.to_owned();
-            if !url.contains("connect_timeout=") {
-                let sep = if url.contains('?') { '&' } else { '?' };
-                target = format!("{url}{sep}connect_timeout={}", timeout.as_secs().max(2));
-            }
-            // TLS to a server on this machine protects nothing and costs a sixth of the CPU of
-            // a request; libpq would negotiate it by default (sslmode=prefer).
-            if !url.contains("sslmode=") && is_loopback_host(url) {
-                target.push_str("&sslmode=disable");
-            }
-            return Ok(ConnManager { backend: Backend::Postgres, target });
-        }
-        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
-        if path.is_empty() {
-            return Err(StoreError::Database(format!("no database file in {url:?}")));
-        }
-        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-            create_private_dir(dir)
-                .map_err(|e| StoreError::Database(format!("cannot create {}: {e}", dir.display())))?;
-        }
-        private_sqlite_files(path).map_err(|e| StoreError::Database(format!("cannot protect {path}: {e}")))?;
-        Ok(ConnManager { backend: Backend::Sqlite, target: path.to_owned() })
-    }
-}
-
-impl r2d2::ManageConnection for ConnManager {
-    type Connection = DbConn;
-    type Error = diesel::r2d2::Error;
-
-    fn connect(&self) -> Result<DbConn, Self::Error> {
-        use diesel::r2d2::Error;
-        match self.backend {
-            Backend::Postgres => {
-                PgConnection::establish(&self.target).map(DbConn::Postgres).map_err(Error::ConnectionError)
-            }
-            Backend::Sqlite => {
-                let mut c = SqliteConnection::establish(&self.target).map_err(Error::ConnectionError)?;
-                c.batch_execute(SQLITE_PRAGMAS).map_err(Error::QueryError)?;
-                Ok(DbConn::Sqlite(c))
-            }
-        }
-    }
-
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
-        conn.ping().map_err(diesel::r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut DbConn) -> bool {
-        std::thread::panicking() || conn.is_broken()
-    }
-}
-
-/// Creates `dir` and its missing parents readable by their owner only (0700).
-pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
-
-/// The database file (created if missing) and its journal files, readable by their owner
-/// only (0600). SQLite gives new journal files the database file's mode.
-fn private_sqlite_files(path: &str) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).append(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?;
-    #[cfg(unix)]
-    for file in [path.to_owned(), format!("{path}-wal"), format!("{path}-shm"), format!("{path}-journal")] {
-        use std::os::unix::fs::PermissionsExt;
-        if std::fs::metadata(&file).is_ok() {
-            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
-        }
-    }
-    Ok(())
-}
-
-/// Whether a postgres:// URL names this machine (or no host: the local socket).
-fn is_loopback_host(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split(['/', '?']).next().unwrap_or_default();
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = match host_port.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => host_port.split(':').next().unwrap_or_default(),
-    };
-    matches!(host, "" | "localhost" | "::1") || host.starts_with("127.")
-}
-
-#[cfg(test)]
-mod url_tests {
-    #[test]
-    fn loopback_hosts_are_recognised() {
-        for url in
-            ["postgres://u@127.0.0.1:5432/db", "postgres://localhost/db", "postgres://u:p@[::1]:5/db", "postgres:///db"]
-        {
-            assert!(super::is_loopback_host(url), "{url}");
-        }
-        for url in ["postgres://u@db.example.com/db", "postgres://u@10.0.0.5:5432/db"] {
-            assert!(!super::is_loopback_host(url), "{url}");
         }
     }
 }

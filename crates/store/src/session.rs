@@ -6,25 +6,55 @@ use crate::auth::AuthRow;
 use crate::schema::{auth, auth_epoch, session};
 use crate::{DbConn, StoreError, write_tx};
 
-/// `SessionRow::kind` of a cookie session.
-pub const KIND_SESSION: &str = "session";
-/// `SessionRow::kind` of an API token.
-pub const KIND_API_TOKEN: &str = "api_token";
+/// What a session row stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    /// A browser session (the `auth_session` cookie).
+    Session,
+    /// An API token (Bearer or `x-api-key`).
+    ApiToken,
+}
+
+impl SessionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Session => "session",
+            SessionKind::ApiToken => "api_token",
+        }
+    }
+}
+
+impl From<SessionKind> for String {
+    fn from(kind: SessionKind) -> String {
+        kind.as_str().to_owned()
+    }
+}
+
+impl TryFrom<String> for SessionKind {
+    type Error = StoreError;
+    fn try_from(text: String) -> Result<SessionKind, StoreError> {
+        match text.as_str() {
+            "session" => Ok(SessionKind::Session),
+            "api_token" => Ok(SessionKind::ApiToken),
+            other => Err(StoreError::Database(format!("unknown session kind {other:?}"))),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = session)]
 pub struct SessionRow {
     pub id: String,
     pub auth_id: String,
-    /// [`KIND_SESSION`] or [`KIND_API_TOKEN`].
-    pub kind: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub kind: SessionKind,
     /// Unix seconds.
     pub expires_at: i64,
     pub created_at: String,
 }
 
 pub fn insert(conn: &mut DbConn, row: &SessionRow) -> Result<(), StoreError> {
-    diesel::insert_into(session::table).values(row).execute(conn)?;
+    diesel::insert_into(session::table).values(row.clone()).execute(conn)?;
     Ok(())
 }
 
@@ -73,9 +103,11 @@ pub fn replace_api_token(
         else {
             return Ok(None);
         };
-        diesel::delete(session::table.filter(session::auth_id.eq(auth_id)).filter(session::kind.eq(KIND_API_TOKEN)))
-            .execute(conn)?;
-        diesel::insert_into(session::table).values(new).execute(conn)?;
+        let api_tokens = session::table
+            .filter(session::auth_id.eq(auth_id))
+            .filter(session::kind.eq(SessionKind::ApiToken.as_str()));
+        diesel::delete(api_tokens).execute(conn)?;
+        diesel::insert_into(session::table).values(new.clone()).execute(conn)?;
         Ok(Some(updated))
     })
 }

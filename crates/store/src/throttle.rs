@@ -5,8 +5,9 @@
 
 use diesel::prelude::*;
 
+use crate::advisory_lock::{self, Lock};
 use crate::schema::throttle_failure;
-use crate::{DbConn, StoreError, lock_key, write_tx};
+use crate::{DbConn, StoreError, write_tx};
 
 /// The row that holds an attempt's place on one key until the attempt is settled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,8 +48,10 @@ pub fn take_places(
     sorted.sort_unstable();
     sorted.dedup();
     write_tx(conn, |c| {
-        for key in &sorted {
-            lock_key(c, key)?;
+        if let DbConn::Postgres(pg) = c {
+            for key in &sorted {
+                advisory_lock::wait_for(pg, Lock::Key(key))?;
+            }
         }
         let pending_keys: Vec<String> = sorted.iter().map(|k| pending(k)).collect();
         let all: Vec<&str> = sorted.iter().copied().chain(pending_keys.iter().map(String::as_str)).collect();

@@ -4,9 +4,9 @@
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use gateway_store::auth::{AuthChanges, NewAuth};
+use gateway_store::auth::{AuthChanges, NewAuth, Role};
 use gateway_store::challenge::ChallengeRow;
-use gateway_store::session::{KIND_API_TOKEN, KIND_SESSION, SessionRow};
+use gateway_store::session::{SessionKind, SessionRow};
 use gateway_store::{
     ADMIN, Backend, DbConn, EMAIL, Epoch, PoolOptions, Store, StoreError, admin, auth, challenge, invitation, session,
     testing, throttle,
@@ -22,22 +22,23 @@ fn each(f: impl Fn(&Store)) {
     }
 }
 
-fn new_auth<'a>(id: &'a str, email: &'a str, rol: &'a str) -> NewAuth<'a> {
+fn new_auth<'a>(id: &'a str, email: &'a str, rol: Role) -> NewAuth<'a> {
     NewAuth { id, email, password: "hash", rol, image: Some("/avatars/avatar-1.png"), created_at: NOW }
 }
 
 fn make_admin(conn: &mut DbConn) {
-    admin::create(conn, new_auth("a1", "admin@x.io", "admin"), "adm1", NOW).unwrap();
+    admin::create(conn, new_auth("a1", "admin@x.io", Role::Admin), "adm1", NOW).unwrap();
 }
 
 fn make_invite(conn: &mut DbConn, n: u32, expires: &str) -> (String, String) {
     let (id, email, token) = (format!("u{n}"), format!("user{n}@x.io"), format!("tok{n}"));
-    invitation::create(conn, new_auth(&id, &email, "user"), &format!("usr{n}"), "adm1", &token, expires, NOW).unwrap();
+    invitation::create(conn, new_auth(&id, &email, Role::User), &format!("usr{n}"), "adm1", &token, expires, NOW)
+        .unwrap();
     (id, token)
 }
 
-fn session_row(id: &str, auth_id: &str, kind: &str, expires_at: i64) -> SessionRow {
-    SessionRow { id: id.into(), auth_id: auth_id.into(), kind: kind.into(), expires_at, created_at: NOW.into() }
+fn session_row(id: &str, auth_id: &str, kind: SessionKind, expires_at: i64) -> SessionRow {
+    SessionRow { id: id.into(), auth_id: auth_id.into(), kind, expires_at, created_at: NOW.into() }
 }
 
 /// Runs `f` on 8 threads released together, each with its own pooled connection.
@@ -97,8 +98,9 @@ fn unique_email_is_reported() {
     each(|store| {
         let mut conn = store.conn().unwrap();
         make_admin(&mut conn);
-        let err = invitation::create(&mut conn, new_auth("u1", "admin@x.io", "user"), "usr1", "adm1", "t", NOW, NOW)
-            .unwrap_err();
+        let err =
+            invitation::create(&mut conn, new_auth("u1", "admin@x.io", Role::User), "usr1", "adm1", "t", NOW, NOW)
+                .unwrap_err();
         assert!(err.is_unique(EMAIL), "{err:?}");
         // The transaction left nothing behind.
         assert!(auth::find_by_id(&mut conn, "u1").unwrap().is_none());
@@ -106,7 +108,7 @@ fn unique_email_is_reported() {
         make_invite(&mut conn, 2, "2030-01-01T00:00:00.000Z");
         let changes = AuthChanges { email: Some("admin@x.io".into()), ..Default::default() };
         assert!(auth::update(&mut conn, "u2", &changes).unwrap_err().is_unique(EMAIL));
-        let err = invitation::create(&mut conn, new_auth("u3", "c@x.io", "user"), "usr3", "adm1", "tok2", NOW, NOW)
+        let err = invitation::create(&mut conn, new_auth("u3", "c@x.io", Role::User), "usr3", "adm1", "tok2", NOW, NOW)
             .unwrap_err();
         assert!(err.is_unique("user.token"), "{err:?}");
     });
@@ -117,7 +119,7 @@ fn one_admin_even_under_races() {
     each(|store| {
         let results = race(store, |i, conn| {
             let (id, email) = (format!("a{i}"), format!("admin{i}@x.io"));
-            admin::create(conn, new_auth(&id, &email, "admin"), &format!("adm{i}"), NOW)
+            admin::create(conn, new_auth(&id, &email, Role::Admin), &format!("adm{i}"), NOW)
         });
         let ok = results.iter().filter(|r| r.is_ok()).count();
         assert_eq!(ok, 1, "{results:?}");
@@ -162,11 +164,11 @@ fn api_token_replacement_leaves_one_token_under_races() {
     each(|store| {
         let mut conn = store.conn().unwrap();
         make_admin(&mut conn);
-        session::insert(&mut conn, &session_row("cookie", "a1", KIND_SESSION, 100)).unwrap();
+        session::insert(&mut conn, &session_row("cookie", "a1", SessionKind::Session, 100)).unwrap();
         drop(conn);
 
         let results = race(store, |i, conn| {
-            let row = session_row(&format!("api{i}"), "a1", KIND_API_TOKEN, 200);
+            let row = session_row(&format!("api{i}"), "a1", SessionKind::ApiToken, 200);
             session::replace_api_token(conn, "a1", &row, &format!("token-api{i}")).unwrap().unwrap()
         });
         for (i, auth) in results.iter().enumerate() {
@@ -179,7 +181,7 @@ fn api_token_replacement_leaves_one_token_under_races() {
         assert_eq!(token, format!("token-{}", survivors[0].id));
         assert!(session::find(&mut conn, "cookie").unwrap().is_some());
 
-        let row = session_row("x", "nobody", KIND_API_TOKEN, 200);
+        let row = session_row("x", "nobody", SessionKind::ApiToken, 200);
         assert_eq!(session::replace_api_token(&mut conn, "nobody", &row, "t").unwrap(), None);
     });
 }
@@ -214,7 +216,7 @@ fn auth_updates() {
             auth::find_by_email(&mut conn, "admin@x.io").unwrap().unwrap().image.as_deref(),
             Some("/avatars/avatar-1.png")
         );
-        let none = NewAuth { image: None, ..new_auth("u9", "n@x.io", "user") };
+        let none = NewAuth { image: None, ..new_auth("u9", "n@x.io", Role::User) };
         invitation::create(&mut conn, none, "usr9", "adm1", "t9", NOW, NOW).unwrap();
         assert_eq!(auth::find_by_id(&mut conn, "u9").unwrap().unwrap().image, None);
     });
@@ -225,7 +227,9 @@ fn sessions() {
     each(|store| {
         let mut conn = store.conn().unwrap();
         make_admin(&mut conn);
-        for (id, kind, exp) in [("s1", KIND_SESSION, 100), ("s2", KIND_SESSION, 200), ("t1", KIND_API_TOKEN, 300)] {
+        for (id, kind, exp) in
+            [("s1", SessionKind::Session, 100), ("s2", SessionKind::Session, 200), ("t1", SessionKind::ApiToken, 300)]
+        {
             session::insert(&mut conn, &session_row(id, "a1", kind, exp)).unwrap();
         }
         let (s, a, _) = session::find_with_auth(&mut conn, "s1").unwrap().unwrap();
@@ -246,12 +250,12 @@ fn sessions() {
         assert_eq!(challenge::find(&mut conn, "c1").unwrap(), None);
         assert!(session::delete(&mut conn, "s2").unwrap());
         assert!(!session::delete(&mut conn, "s2").unwrap());
-        let dup = session::insert(&mut conn, &session_row("d", "a1", KIND_SESSION, 1))
-            .and_then(|_| session::insert(&mut conn, &session_row("d", "a1", KIND_SESSION, 1)));
+        let dup = session::insert(&mut conn, &session_row("d", "a1", SessionKind::Session, 1))
+            .and_then(|_| session::insert(&mut conn, &session_row("d", "a1", SessionKind::Session, 1)));
         assert!(dup.unwrap_err().is_unique("session.id"));
         // Foreign keys are on: no session for a missing account.
         assert!(matches!(
-            session::insert(&mut conn, &session_row("z", "nobody", KIND_SESSION, 1)),
+            session::insert(&mut conn, &session_row("z", "nobody", SessionKind::Session, 1)),
             Err(StoreError::Database(_))
         ));
     });
@@ -346,8 +350,8 @@ fn deleting_an_account_cascades() {
         let mut conn = store.conn().unwrap();
         make_admin(&mut conn);
         let (uid, token) = make_invite(&mut conn, 1, "2030-01-01T00:00:00.000Z");
-        session::insert(&mut conn, &session_row("s1", &uid, KIND_SESSION, 1)).unwrap();
-        session::insert(&mut conn, &session_row("s2", "a1", KIND_SESSION, 1)).unwrap();
+        session::insert(&mut conn, &session_row("s1", &uid, SessionKind::Session, 1)).unwrap();
+        session::insert(&mut conn, &session_row("s2", "a1", SessionKind::Session, 1)).unwrap();
         let row = ChallengeRow { id: "c1".into(), auth_id: uid.clone(), expires_at: 1, failures: 0 };
         challenge::insert(&mut conn, &row).unwrap();
 
@@ -390,12 +394,14 @@ fn the_auth_epoch_follows_changes_from_every_process() {
         store.follow_auth_epoch();
         let mut conn = store.conn().unwrap();
         make_admin(&mut conn);
-        session::insert(&mut conn, &session_row("s1", "a1", KIND_SESSION, 4_000_000_000)).unwrap();
+        session::insert(&mut conn, &session_row("s1", "a1", SessionKind::Session, 4_000_000_000)).unwrap();
         drop(conn);
         let start = epoch_where(store, |_| true);
         let now_us = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64;
         assert!(start.n > now_us - 600_000_000, "a time in microseconds: {start:?}");
-        assert!(store.run(|c| session::insert(c, &session_row("s2", "a1", KIND_SESSION, 4_000_000_000))).is_ok());
+        assert!(
+            store.run(|c| session::insert(c, &session_row("s2", "a1", SessionKind::Session, 4_000_000_000))).is_ok()
+        );
         assert_eq!(store.auth_epoch(), Some(start), "inserts leave it alone");
         let (_, _, read_at) = store.run(|c| session::find_with_auth(c, "s1")).unwrap().unwrap();
         assert_eq!(read_at, Some(start.n));
@@ -432,7 +438,7 @@ fn the_auth_epoch_follows_changes_from_every_process() {
         diesel::connection::SimpleConnection::batch_execute(&mut *raw, "UPDATE auth_epoch SET n = 5").unwrap();
         let restored = epoch_where(store, |e| e.era > truncated.era);
         assert_eq!(restored.n, 5);
-        store.run(|c| session::insert(c, &session_row("s3", "a1", KIND_SESSION, 4_000_000_000))).unwrap();
+        store.run(|c| session::insert(c, &session_row("s3", "a1", SessionKind::Session, 4_000_000_000))).unwrap();
         diesel::connection::SimpleConnection::batch_execute(&mut *raw, "UPDATE auth_epoch SET added = 0").unwrap();
         let restored_again = epoch_where(store, |e| e.era > restored.era);
         assert_eq!(restored_again.n, 5, "{restored_again:?}");

@@ -61,3 +61,71 @@ impl garde::Validate for NoInput {
     type Context = ();
     fn validate_into(&self, _: &(), _: &mut dyn FnMut() -> garde::Path, _: &mut garde::Report) {}
 }
+
+/// Declares procedures, in one of two forms.
+///
+/// Methods of a shared service, with a function that registers them all:
+///
+/// ```ignore
+/// gateway_wire::procedures! {
+///     service: AuthService, register: register_procedures;
+///     Login: "auth.login", Mutation, Public, Credentials => LoginOutput, login,
+///         "Checks email and password", errors: [Unauthorized];
+/// }
+/// ```
+///
+/// Each becomes `pub struct Login(pub Arc<AuthService>)` whose call is
+/// `service.login(&ctx, input)`; its error converts into [`RpcError`](crate::RpcError).
+///
+/// Bodies written in place (small routers, tests), each a unit struct:
+///
+/// ```ignore
+/// gateway_wire::procedures! {
+///     Echo: "test.echo", Query, Public, |_ctx, input: EchoInput| -> EchoInput { Ok(input) }
+/// }
+/// ```
+#[macro_export]
+macro_rules! procedures {
+    (service: $service:ty, register: $register:ident;
+     $( $name:ident: $path:literal, $kind:ident, $access:ident, $input:ty => $output:ty, $method:ident, $summary:literal
+        $(, errors: [$($error:ident),*])?; )*) => {
+        $(
+            pub struct $name(pub ::std::sync::Arc<$service>);
+
+            impl $crate::Procedure for $name {
+                const PATH: &'static str = $path;
+                const KIND: $crate::Kind = $crate::Kind::$kind;
+                const ACCESS: $crate::Access = $crate::Access::$access;
+                const SUMMARY: &'static str = $summary;
+                $(const ERRORS: &'static [$crate::ErrorCode] = &[$($crate::ErrorCode::$error),*];)?
+                type Input = $input;
+                type Output = $output;
+
+                async fn call(&self, ctx: $crate::Ctx, input: $input) -> ::std::result::Result<$output, $crate::RpcError> {
+                    Ok(self.0.$method(&ctx, input).await?)
+                }
+            }
+        )*
+
+        /// Registers every procedure of this table on `registry`.
+        pub fn $register(registry: &mut $crate::Registry, service: &::std::sync::Arc<$service>) {
+            $( registry.register($name(::std::sync::Arc::clone(service))); )*
+        }
+    };
+    ($( $name:ident: $path:literal, $kind:ident, $access:ident,
+        |$ctx:ident, $input:ident: $in:ty| -> $output:ty $body:block )*) => {
+        $(
+            pub struct $name;
+
+            impl $crate::Procedure for $name {
+                const PATH: &'static str = $path;
+                const KIND: $crate::Kind = $crate::Kind::$kind;
+                const ACCESS: $crate::Access = $crate::Access::$access;
+                type Input = $in;
+                type Output = $output;
+
+                async fn call(&self, $ctx: $crate::Ctx, $input: $in) -> ::std::result::Result<$output, $crate::RpcError> $body
+            }
+        )*
+    };
+}

@@ -1,6 +1,6 @@
-//! A map that forgets everything once it holds its budget of bytes. The caches here hold
-//! answers that can always be worked out again, so a rare clear costs little and needs no
-//! eviction policy; a byte budget (not a count) keeps large entries from growing it.
+//! A cache that forgets everything once it holds its budget of bytes. What the caches here
+//! hold can always be worked out again, so a rare clear costs little and needs no eviction
+//! policy; a byte budget (not a count) keeps large entries from growing it.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -9,7 +9,7 @@ use std::sync::Mutex;
 /// the key's and the value's inline parts.
 const ENTRY_OVERHEAD: usize = 64;
 
-pub struct BoundedMap<V> {
+pub struct Cache<V> {
     entries: Mutex<Entries<V>>,
     budget: usize,
     /// The heap bytes a value holds (its strings, say).
@@ -21,9 +21,9 @@ struct Entries<V> {
     bytes: usize,
 }
 
-impl<V: Clone> BoundedMap<V> {
+impl<V: Clone> Cache<V> {
     pub fn new(budget: usize, weight: fn(&V) -> usize) -> Self {
-        BoundedMap { entries: Mutex::new(Entries { map: HashMap::new(), bytes: 0 }), budget, weight }
+        Cache { entries: Mutex::new(Entries { map: HashMap::new(), bytes: 0 }), budget, weight }
     }
 
     fn cost(&self, key: &str, value: &V) -> usize {
@@ -69,7 +69,7 @@ mod tests {
 
     #[test]
     fn the_budget_holds_whatever_the_sizes_of_keys_and_values() {
-        let map = BoundedMap::new(10_000, |v: &String| v.len());
+        let map = Cache::new(10_000, |v: &String| v.len());
         for i in 0..1_000 {
             map.insert(&format!("key-{i}-{}", "k".repeat(i % 300)), "v".repeat(i % 500));
             assert!(map.bytes() <= 10_000, "{} bytes after {i} inserts", map.bytes());
@@ -79,7 +79,7 @@ mod tests {
         map.insert("huge", "x".repeat(20_000));
         assert_eq!((map.get("huge"), map.len()), (None, before));
         // Replacing a key counts it once.
-        let map = BoundedMap::new(10_000, |v: &String| v.len());
+        let map = Cache::new(10_000, |v: &String| v.len());
         for _ in 0..100 {
             map.insert("same", "v".repeat(100));
         }

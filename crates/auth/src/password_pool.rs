@@ -1,4 +1,4 @@
-//! Threads for CPU-heavy work (bcrypt, QR codes), apart from the async request workers.
+//! The password-check pool: threads for CPU-heavy work (bcrypt, QR codes), apart from the async request workers.
 
 use crate::password;
 use gateway_wire::RpcError;
@@ -101,17 +101,17 @@ impl Queue {
 /// Threads for CPU-heavy work (bcrypt), one per core, at a lower scheduling priority:
 /// under a flood of logins the request path still gets the CPU whenever it needs it.
 /// Password checks waiting together run side by side (see [`password::LANES`]).
-pub struct CpuPool {
+pub struct PasswordPool {
     queue: std::sync::Arc<Queue>,
 }
 
-impl CpuPool {
+impl PasswordPool {
     pub fn new(threads: usize) -> Self {
         let queue = std::sync::Arc::new(Queue::default());
         for i in 0..threads.max(1) {
             let queue = std::sync::Arc::clone(&queue);
             std::thread::Builder::new()
-                .name(format!("cpu-{i}"))
+                .name(format!("password-{i}"))
                 .spawn(move || {
                     lower_priority();
                     while let Some(work) = queue.next() {
@@ -125,7 +125,7 @@ impl CpuPool {
                 })
                 .expect("spawning a worker thread");
         }
-        CpuPool { queue }
+        PasswordPool { queue }
     }
 
     pub async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, RpcError> {
@@ -174,7 +174,7 @@ impl Matched {
     }
 }
 
-impl Drop for CpuPool {
+impl Drop for PasswordPool {
     fn drop(&mut self) {
         self.queue.close();
     }
@@ -207,7 +207,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn checks_waiting_together_each_get_their_own_answer() {
-        let pool = CpuPool::new(2);
+        let pool = PasswordPool::new(2);
         // Two costs, so that batches must be sorted by cost; a task in between.
         let stored: Vec<String> =
             (0..8).map(|i| password::hash(&format!("password-{i}"), 4 + i as u32 % 2).unwrap()).collect();

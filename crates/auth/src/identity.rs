@@ -1,0 +1,133 @@
+//! Who is calling: the session cookie, a Bearer API token or an `x-api-key`, each checked
+//! against its signature and against its store row (revocation, expiry). Known sessions are
+//! answered from memory while the auth epoch stands still.
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use gateway_store::Epoch;
+use gateway_store::session::{self, SessionKind, SessionRow};
+use gateway_wire::{Authenticator, CredentialSource, Ctx, Identity, RpcError};
+
+use crate::AuthService;
+use crate::account::{AccountRole, Auth};
+use crate::cache::Cache;
+use crate::error::Result;
+use crate::ids::unix_now;
+use crate::sessions::SESSION_COOKIE;
+
+impl AuthService {
+    /// The identity behind one credential, if it is valid right now.
+    async fn resolve(&self, ctx: &Ctx, token: &str, source: CredentialSource) -> Result<Option<Identity>> {
+        let Some(claims) = self.token_cache.verify(&self.root_key, token) else {
+            return Ok(None);
+        };
+        let expected = if source == CredentialSource::Cookie { SessionKind::Session } else { SessionKind::ApiToken };
+        if claims.kind != expected {
+            return Ok(None);
+        }
+        let Some(found) = self.find_session(&claims.session_id).await? else {
+            return Ok(None);
+        };
+        let (row, now) = (&found.session, unix_now());
+        if row.auth_id != claims.auth_id || row.kind != expected || row.expires_at <= now {
+            return Ok(None);
+        }
+        if source == CredentialSource::Cookie {
+            self.refresh_if_old(ctx, row.clone(), now).await?;
+        }
+        Ok(Some(Identity {
+            subject: found.account.id.clone(),
+            admin: found.account.rol == AccountRole::Admin,
+            session_id: claims.session_id,
+            source,
+            details: Some(found.account.clone()),
+        }))
+    }
+
+    /// A session and its account: from the cache while the auth epoch has not moved since
+    /// they were read (no session or account changed), else from the store.
+    async fn find_session(&self, id: &str) -> Result<Option<Arc<FoundSession>>> {
+        if let Some(hit) = self.store.auth_epoch().and_then(|epoch| self.session_cache.get(id, epoch)) {
+            return Ok(Some(hit));
+        }
+        let (key, era) = (id.to_owned(), self.store.auth_era());
+        let Some((session, auth, epoch)) = self.store.run(move |c| session::find_with_auth(c, &key)).await? else {
+            return Ok(None);
+        };
+        let found = Arc::new(FoundSession { session, account: Arc::new(self.view(auth)) });
+        if let Some(n) = epoch {
+            self.session_cache.put(id, Epoch { era, n }, Arc::clone(&found));
+        }
+        Ok(Some(found))
+    }
+}
+
+/// A session row and its account, as the store had them at some auth epoch.
+pub struct FoundSession {
+    session: SessionRow,
+    /// The account as clients see it (API token opened), made once per read.
+    account: Arc<Auth>,
+}
+
+impl FoundSession {
+    /// What its strings hold, roughly: the cache's budget counts it.
+    fn heap_bytes(&self) -> usize {
+        let (s, a) = (&self.session, &*self.account);
+        let optional = |v: &Option<String>| v.as_ref().map_or(0, String::len);
+        s.id.len()
+            + s.auth_id.len()
+            + s.created_at.len()
+            + std::mem::size_of::<Auth>()
+            + a.id.len()
+            + a.email.len()
+            + a.created_at.len()
+            + optional(&a.image)
+            + optional(&a.token)
+    }
+}
+
+/// Sessions found in the store, by id, each with the auth epoch it was read at.
+pub struct SessionCache(Cache<(Epoch, Arc<FoundSession>)>);
+
+/// Bytes the session cache may hold: about 30,000 sessions.
+const SESSION_CACHE_BYTES: usize = 16 * 1024 * 1024;
+
+impl Default for SessionCache {
+    fn default() -> Self {
+        SessionCache(Cache::new(SESSION_CACHE_BYTES, |(_, found)| found.heap_bytes()))
+    }
+}
+
+impl SessionCache {
+    fn get(&self, id: &str, epoch: Epoch) -> Option<Arc<FoundSession>> {
+        self.0.get(id).filter(|(read_at, _)| *read_at == epoch).map(|(_, found)| found)
+    }
+
+    fn put(&self, id: &str, epoch: Epoch, found: Arc<FoundSession>) {
+        self.0.insert(id, (epoch, found));
+    }
+}
+
+/// Plugs the auth domain into the wire layer's identity resolution.
+pub struct SessionAuthenticator(pub Arc<AuthService>);
+
+impl Authenticator for SessionAuthenticator {
+    fn authenticate<'a>(&'a self, ctx: &'a Ctx) -> BoxFuture<'a, Result<Option<Identity>, RpcError>> {
+        Box::pin(async move {
+            let candidates = [
+                (ctx.cookie(SESSION_COOKIE), CredentialSource::Cookie),
+                (ctx.bearer(), CredentialSource::Bearer),
+                (ctx.api_key(), CredentialSource::ApiKey),
+            ];
+            for (token, source) in candidates {
+                if let Some(token) = token.filter(|t| !t.is_empty())
+                    && let Some(identity) = self.0.resolve(ctx, token, source).await?
+                {
+                    return Ok(Some(identity));
+                }
+            }
+            Ok(None)
+        })
+    }
+}
