@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use crate::context::Ctx;
 use crate::error::{ErrorCode, RpcError};
-use crate::gateway::Gateway;
 use crate::procedure::{Access, Kind};
+use crate::registry::Registry;
 use crate::superjson::Transformer;
 
 /// The HTTP method a call arrived with.
@@ -27,16 +27,21 @@ pub struct Call {
     pub input: Result<Option<Value>, RpcError>,
 }
 
-/// Runs one call: lookup, method, access, input, handler. Panics become 500s.
-pub async fn dispatch(
-    gateway: Arc<Gateway>,
-    ctx: Ctx,
-    call: Call,
-    transformer: Transformer,
-) -> Result<Value, RpcError> {
-    let path = call.path.clone();
-    let result =
-        AssertUnwindSafe(run(&gateway, &ctx, call, transformer)).catch_unwind().await.unwrap_or_else(|panic| {
+/// Runs calls against a registry, with the rules of the surface they came through.
+#[derive(Clone)]
+pub struct Dispatcher {
+    pub registry: Arc<Registry>,
+    /// Queries may come over POST (tRPC's `methodOverride: 'POST'`).
+    pub method_override: bool,
+    /// How inputs arrive (and outputs leave) on this surface.
+    pub transformer: Transformer,
+}
+
+impl Dispatcher {
+    /// Runs one call: lookup, method, access, input, handler. Panics become 500s.
+    pub async fn dispatch(self, ctx: Ctx, call: Call) -> Result<Value, RpcError> {
+        let path = call.path.clone();
+        let result = AssertUnwindSafe(self.run(&ctx, call)).catch_unwind().await.unwrap_or_else(|panic| {
             let what = panic
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
@@ -44,47 +49,45 @@ pub async fn dispatch(
                 .unwrap_or_default();
             Err(RpcError::internal(format!("procedure panicked: {what}")))
         });
-    if let Err(e) = &result {
-        if e.http_status() >= 500 {
-            tracing::error!(request_id = ctx.request_id(), path, error = %e, "call failed");
-        } else {
-            tracing::debug!(request_id = ctx.request_id(), path, code = e.code.key(), "call refused");
+        if let Err(e) = &result {
+            if e.http_status() >= 500 {
+                tracing::error!(request_id = ctx.request_id(), path, error = %e, "call failed");
+            } else {
+                tracing::debug!(request_id = ctx.request_id(), path, code = e.code.key(), "call refused");
+            }
         }
+        result
     }
-    result
+
+    async fn run(&self, ctx: &Ctx, call: Call) -> Result<Value, RpcError> {
+        let procedure = self.registry.find(&call.path)?;
+        let info = procedure.info();
+        check_method(info.kind, call.verb, self.method_override, &call.path)?;
+        if info.access != Access::Public {
+            let identity = ctx.identity().await?.ok_or_else(RpcError::unauthorized)?;
+            if info.access == Access::Admin && !identity.admin {
+                return Err(RpcError::forbidden());
+            }
+        }
+        let input = self.transformer.decode(call.input?)?;
+        procedure.call(ctx.clone(), input).await
+    }
 }
 
-async fn run(gateway: &Gateway, ctx: &Ctx, call: Call, transformer: Transformer) -> Result<Value, RpcError> {
-    let procedure = gateway
-        .registry()
-        .get(&call.path)
-        .ok_or_else(|| RpcError::not_found(format!("No procedure found on path \"{}\"", call.path)))?;
-    let info = procedure.info();
-    let method_ok = match (info.kind, call.verb) {
+/// Whether a call of `kind` may come with `verb`: queries over GET (or POST with method
+/// override), mutations over POST.
+fn check_method(kind: Kind, verb: Verb, method_override: bool, path: &str) -> Result<(), RpcError> {
+    let allowed = match (kind, verb) {
         (Kind::Query, Verb::Get) | (Kind::Mutation, Verb::Post) => true,
-        (Kind::Query, Verb::Post) => gateway.config().method_override,
+        (Kind::Query, Verb::Post) => method_override,
         (Kind::Mutation, Verb::Get) => false,
     };
-    if !method_ok {
-        let verb = if call.verb == Verb::Get { "GET" } else { "POST" };
-        return Err(RpcError::new(
-            ErrorCode::MethodNotSupported,
-            format!("Unsupported {verb}-request to {} procedure at path \"{}\"", kind_name(info.kind), call.path),
-        ));
+    if allowed {
+        return Ok(());
     }
-    if info.access != Access::Public {
-        let identity = ctx.identity().await?.ok_or_else(RpcError::unauthorized)?;
-        if info.access == Access::Admin && !identity.admin {
-            return Err(RpcError::forbidden());
-        }
-    }
-    let input = transformer.decode(call.input?)?;
-    procedure.call(ctx.clone(), input).await
-}
-
-fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Query => "query",
-        Kind::Mutation => "mutation",
-    }
+    let verb = if verb == Verb::Get { "GET" } else { "POST" };
+    Err(RpcError::new(
+        ErrorCode::MethodNotSupported,
+        format!("Unsupported {verb}-request to {} procedure at path \"{path}\"", kind.name()),
+    ))
 }

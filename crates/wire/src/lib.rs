@@ -1,11 +1,14 @@
 //! The wire layer: tRPC and OpenAPI surfaces over a registry of typed procedures.
 //! It knows nothing about what the procedures do.
 
+mod config;
 mod context;
 mod dispatch;
 mod error;
 mod gateway;
+mod http;
 mod limits;
+mod middleware;
 mod openapi;
 mod origin;
 mod procedure;
@@ -16,11 +19,13 @@ mod trpc;
 mod validation;
 
 pub use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+pub use config::WireConfig;
 pub use context::{Authenticator, CredentialSource, Ctx, Identity, RequestInfo};
-pub use dispatch::{Call, Verb, dispatch};
+pub use dispatch::{Call, Dispatcher, Verb};
 pub use error::{ErrorCode, Issue, RpcError, VALIDATION_FAILED};
-pub use gateway::{Gateway, ReadinessCheck, RequestSpan, WireConfig, not_found, response_headers};
+pub use gateway::{Gateway, ReadinessCheck};
 pub use limits::{MAX_HEADER_BYTES, MAX_URI_BYTES, request_limits};
+pub use middleware::{RequestSpan, not_found, response_headers};
 pub use origin::OriginPolicy;
 pub use procedure::{Access, Kind, NoInput, Procedure};
 pub use registry::{ProcedureInfo, Registry, input_schema};

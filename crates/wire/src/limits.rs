@@ -8,8 +8,10 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::web;
 
+use crate::config::WireConfig;
 use crate::error::{ErrorCode, RpcError};
-use crate::gateway::{Gateway, status_of};
+use crate::http::status_of;
+use crate::trpc;
 
 /// Longest path and query string: room for a tRPC batch of 50 queries with their inputs.
 pub const MAX_URI_BYTES: usize = 16 * 1024;
@@ -34,8 +36,8 @@ pub async fn request_limits(
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     };
     let e = RpcError::new(ErrorCode::PayloadTooLarge, message);
-    let body = match req.app_data::<web::Data<Gateway>>() {
-        Some(gateway) if req.path().starts_with("/api/trpc/") => gateway.trpc_error_body(&e),
+    let body = match req.app_data::<web::Data<WireConfig>>() {
+        Some(config) if req.path().starts_with("/api/trpc/") => trpc::error_body(&e, config.transformer),
         _ => e.rest_body(),
     };
     let response = status_of(&e).insert_header(("connection", "close")).json(body);

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::gateway::WireConfig;
+use crate::config::WireConfig;
 use crate::procedure::{Access, Kind};
 use crate::registry::{ProcedureInfo, Registry};
 

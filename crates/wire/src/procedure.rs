@@ -18,6 +18,24 @@ pub enum Kind {
     Mutation,
 }
 
+impl Kind {
+    /// As tRPC names it in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Query => "query",
+            Kind::Mutation => "mutation",
+        }
+    }
+
+    /// The HTTP method of its calls on the REST surface.
+    pub fn http_method(self) -> &'static str {
+        match self {
+            Kind::Query => "GET",
+            Kind::Mutation => "POST",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Access {

@@ -142,6 +142,11 @@ impl Registry {
         self.authenticator.clone()
     }
 
+    /// The procedure at `path`, or tRPC's NOT_FOUND for it.
+    pub(crate) fn find(&self, path: &str) -> Result<&Arc<dyn ErasedProcedure>, RpcError> {
+        self.get(path).ok_or_else(|| RpcError::not_found(format!("No procedure found on path \"{path}\"")))
+    }
+
     pub(crate) fn get(&self, path: &str) -> Option<&Arc<dyn ErasedProcedure>> {
         self.procedures.get(path)
     }

@@ -5,18 +5,31 @@ use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value};
 
-use crate::dispatch::{Call, Verb, dispatch};
+use crate::config::WireConfig;
+use crate::dispatch::{Call, Dispatcher, Verb};
 use crate::error::{ErrorCode, RpcError};
-use crate::gateway::{Gateway, finish, is_json, parse_json, read_body, status_of};
-use crate::procedure::Kind;
+use crate::http::{context, finish, is_json, parse_json, read_body, status_of};
+use crate::registry::{ProcedureInfo, Registry};
 use crate::superjson::Transformer;
 
-pub(crate) async fn handle(req: HttpRequest, payload: web::Payload, gateway: web::Data<Gateway>) -> HttpResponse {
-    let gateway = gateway.into_inner();
-    let ctx = gateway.context(&req);
-    let result = match decode(&req, payload, &gateway).await {
-        Ok(call) => dispatch(gateway.clone(), ctx.clone(), call, Transformer::Json).await,
-        Err(e) => Err(e),
+pub(crate) async fn handle(
+    req: HttpRequest,
+    payload: web::Payload,
+    registry: web::Data<Registry>,
+    config: web::Data<WireConfig>,
+) -> HttpResponse {
+    let registry = registry.into_inner();
+    let ctx = context(&req, &config, &registry);
+    // Looked up here for the query's input schema and for `Allow`; the dispatcher judges it.
+    let info = procedure_path(&req).and_then(|path| Ok((registry.find(&path)?.info().clone(), path)));
+    let dispatcher = Dispatcher { registry: registry.clone(), method_override: false, transformer: Transformer::Json };
+    let result = match info {
+        Ok((info, path)) => match decode(&req, payload, &config, &info, path).await {
+            Ok(call) => dispatcher.dispatch(ctx.clone(), call).await,
+            Err(e) => Err(e),
+        }
+        .map_err(|e| (e, Some(info.kind))),
+        Err(e) => Err((e, None)),
     };
     match result {
         Ok(output) => {
@@ -24,13 +37,13 @@ pub(crate) async fn handle(req: HttpRequest, payload: web::Payload, gateway: web
             finish(&mut builder, &ctx, &[]);
             builder.json(output)
         }
-        Err(e) => {
+        Err((e, kind)) => {
             let mut builder = status_of(&e);
             finish(&mut builder, &ctx, &[&e]);
             if e.code == ErrorCode::MethodNotSupported
-                && let Some(info) = procedure_path(&req).ok().and_then(|p| gateway.registry().get(&p).map(|p| p.info()))
+                && let Some(kind) = kind
             {
-                builder.insert_header((header::ALLOW, if info.kind == Kind::Query { "GET" } else { "POST" }));
+                builder.insert_header((header::ALLOW, kind.http_method()));
             }
             builder.json(e.rest_body())
         }
@@ -45,23 +58,18 @@ fn procedure_path(req: &HttpRequest) -> Result<String, RpcError> {
         .map_err(|_| RpcError::bad_request("The procedure path is not valid UTF-8"))
 }
 
-async fn decode(req: &HttpRequest, payload: web::Payload, gateway: &Gateway) -> Result<Call, RpcError> {
-    let path = procedure_path(req)?;
-    let info = gateway
-        .registry()
-        .get(&path)
-        .map(|p| p.info())
-        .ok_or_else(|| RpcError::not_found(format!("No procedure found on path \"{path}\"")))?;
-    let verb = match (req.method(), info.kind) {
-        (&Method::GET, Kind::Query) => Verb::Get,
-        (&Method::POST, Kind::Mutation) => Verb::Post,
-        _ => {
-            let allowed = if info.kind == Kind::Query { "GET" } else { "POST" };
-            return Err(RpcError::new(
-                ErrorCode::MethodNotSupported,
-                format!("Method not allowed: use {allowed} for \"{path}\""),
-            ));
-        }
+/// The call: a query's input from the query string, a mutation's from the JSON body.
+async fn decode(
+    req: &HttpRequest,
+    payload: web::Payload,
+    config: &WireConfig,
+    info: &ProcedureInfo,
+    path: String,
+) -> Result<Call, RpcError> {
+    let verb = match *req.method() {
+        Method::GET => Verb::Get,
+        Method::POST => Verb::Post,
+        _ => return Err(RpcError::new(ErrorCode::MethodNotSupported, "Unsupported HTTP method")),
     };
     let input = match verb {
         Verb::Get => {
@@ -70,7 +78,7 @@ async fn decode(req: &HttpRequest, payload: web::Payload, gateway: &Gateway) -> 
             Ok(Some(coerce_query(pairs, info.input_schema.as_ref())))
         }
         Verb::Post => {
-            gateway.config().origins.check(req)?;
+            config.origins.check(req)?;
             // Generated clients send input-less mutations with no body and no content type
             // at all: that is an absent input. Anything typed must be JSON.
             let typed = req.headers().contains_key(header::CONTENT_TYPE);
@@ -80,14 +88,12 @@ async fn decode(req: &HttpRequest, payload: web::Payload, gateway: &Gateway) -> 
                 return Err(unsupported());
             }
             // Read now, judged after the access check (as on the tRPC surface).
-            read_body(req, payload, gateway.config().max_body_bytes, gateway.config().body_timeout).await.and_then(
-                |body| {
-                    if !typed && !body.is_empty() {
-                        return Err(unsupported());
-                    }
-                    parse_json(&body)
-                },
-            )
+            read_body(req, payload, config.max_body_bytes, config.body_timeout).await.and_then(|body| {
+                if !typed && !body.is_empty() {
+                    return Err(unsupported());
+                }
+                parse_json(&body)
+            })
         }
     };
     Ok(Call { path, verb, input })

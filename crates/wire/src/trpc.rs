@@ -1,19 +1,19 @@
 //! The tRPC HTTP surface: single and batched calls over GET and POST, and the two
 //! streaming batch formats (v11 JSON lines, v10 streamed object).
 
-use std::sync::Arc;
-
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::stream::{self, FuturesUnordered, StreamExt};
 use serde_json::{Map, Value, json};
 
+use crate::config::WireConfig;
 use crate::context::Ctx;
-use crate::dispatch::{Call, Verb, dispatch};
+use crate::dispatch::{Call, Dispatcher, Verb};
 use crate::error::{ErrorCode, RpcError};
-use crate::gateway::{Gateway, finish, is_json, parse_json, read_body, status_of};
+use crate::http::{context, finish, is_json, parse_json, read_body, status_of};
 use crate::procedure::Kind;
+use crate::registry::Registry;
 use crate::superjson::Transformer;
 
 const PREFIX: &str = "/api/trpc/";
@@ -35,26 +35,36 @@ struct Request {
     mode: Mode,
 }
 
-pub(crate) async fn handle(req: HttpRequest, payload: web::Payload, gateway: web::Data<Gateway>) -> HttpResponse {
+pub(crate) async fn handle(
+    req: HttpRequest,
+    payload: web::Payload,
+    registry: web::Data<Registry>,
+    config: web::Data<WireConfig>,
+) -> HttpResponse {
     if req.method() == Method::HEAD {
         return HttpResponse::NoContent().finish();
     }
-    let gateway = gateway.into_inner();
-    let transformer = gateway.config().transformer;
-    let request = match decode(&req, payload, &gateway).await {
+    let transformer = config.transformer;
+    let request = match decode(&req, payload, &registry, &config).await {
         Ok(request) => request,
         Err(e) => return whole_request_error(&e, transformer),
     };
-    let ctx = gateway.context(&req);
+    let ctx = context(&req, &config, &registry);
+    let dispatcher =
+        Dispatcher { registry: registry.into_inner(), method_override: config.method_override, transformer };
     match request.mode {
-        Mode::Whole => respond_whole(gateway, ctx, request, transformer).await,
-        Mode::JsonLines => stream_json_lines(gateway, ctx, request.calls, transformer),
-        Mode::StreamedObject => stream_object(gateway, ctx, request.calls, transformer),
+        Mode::Whole => respond_whole(dispatcher, ctx, request).await,
+        Mode::JsonLines => stream_json_lines(dispatcher, ctx, request.calls),
+        Mode::StreamedObject => stream_object(dispatcher, ctx, request.calls),
     }
 }
 
-async fn decode(req: &HttpRequest, payload: web::Payload, gateway: &Gateway) -> Result<Request, RpcError> {
-    let config = gateway.config();
+async fn decode(
+    req: &HttpRequest,
+    payload: web::Payload,
+    registry: &Registry,
+    config: &WireConfig,
+) -> Result<Request, RpcError> {
     let verb = match *req.method() {
         Method::GET => Verb::Get,
         Method::POST => Verb::Post,
@@ -81,8 +91,7 @@ async fn decode(req: &HttpRequest, payload: web::Payload, gateway: &Gateway) -> 
         return Err(RpcError::bad_request("Streaming responses need a batch request (?batch=1)"));
     }
     if verb == Verb::Post && batch {
-        let kinds: Vec<Kind> =
-            calls.iter().filter_map(|c| gateway.registry().get(&c.path)).map(|p| p.info().kind).collect();
+        let kinds: Vec<Kind> = calls.iter().filter_map(|c| registry.get(&c.path)).map(|p| p.info().kind).collect();
         if kinds.contains(&Kind::Query) && kinds.contains(&Kind::Mutation) {
             return Err(RpcError::bad_request("Queries and mutations cannot be mixed in one batch"));
         }
@@ -150,28 +159,18 @@ fn call_input(raw: &Result<Option<Value>, RpcError>, batch: bool, index: usize) 
     }
 }
 
-fn run(
-    gateway: &Arc<Gateway>,
-    ctx: &Ctx,
-    call: Call,
-    transformer: Transformer,
-) -> impl Future<Output = Result<serde_json::Value, RpcError>> + 'static {
-    dispatch(Arc::clone(gateway), ctx.clone(), call, transformer)
-}
-
 /// The calls of a batch, yielding `(index, path, result)` in completion order.
 fn completions(
-    gateway: &Arc<Gateway>,
+    dispatcher: &Dispatcher,
     ctx: &Ctx,
     calls: Vec<Call>,
-    transformer: Transformer,
 ) -> FuturesUnordered<impl Future<Output = (usize, String, Result<Value, RpcError>)> + 'static> {
     calls
         .into_iter()
         .enumerate()
         .map(|(i, call)| {
             let path = call.path.clone();
-            let fut = run(gateway, ctx, call, transformer);
+            let fut = dispatcher.clone().dispatch(ctx.clone(), call);
             async move { (i, path, fut.await) }
         })
         .collect()
@@ -193,16 +192,19 @@ fn whole_request_error(e: &RpcError, transformer: Transformer) -> HttpResponse {
     if let Some(secs) = e.retry_after {
         builder.insert_header((header::RETRY_AFTER, secs.to_string()));
     }
-    builder
-        .insert_header((header::VARY, "trpc-accept, accept"))
-        .json(json!({ "error": transformer.encode(e.trpc_shape(None)) }))
+    builder.insert_header((header::VARY, "trpc-accept, accept")).json(error_body(e, transformer))
 }
 
-async fn respond_whole(gateway: Arc<Gateway>, ctx: Ctx, request: Request, transformer: Transformer) -> HttpResponse {
+/// A whole-request error as the tRPC surface sends it (`{"error": shape}`).
+pub(crate) fn error_body(e: &RpcError, transformer: Transformer) -> Value {
+    json!({ "error": transformer.encode(e.trpc_shape(None)) })
+}
+
+async fn respond_whole(dispatcher: Dispatcher, ctx: Ctx, request: Request) -> HttpResponse {
+    let transformer = dispatcher.transformer;
     let paths: Vec<String> = request.calls.iter().map(|c| c.path.clone()).collect();
-    let results =
-        futures_util::future::join_all(request.calls.into_iter().map(|call| run(&gateway, &ctx, call, transformer)))
-            .await;
+    let calls = request.calls.into_iter().map(|call| dispatcher.clone().dispatch(ctx.clone(), call));
+    let results = futures_util::future::join_all(calls).await;
 
     let statuses: Vec<u16> = results.iter().map(|r| r.as_ref().err().map_or(200, RpcError::http_status)).collect();
     let status = if statuses.iter().all(|s| *s == statuses[0]) { statuses[0] } else { 207 };
@@ -223,12 +225,12 @@ fn line(value: Value, transformer: Transformer) -> String {
 
 /// v11 JSON lines: a head announcing one pending promise per call, then each call's
 /// chunks as soon as it finishes (`[chunkId, 0, [[value], ...nested chunk defs]]`).
-fn stream_json_lines(gateway: Arc<Gateway>, ctx: Ctx, calls: Vec<Call>, transformer: Transformer) -> HttpResponse {
-    let n = calls.len();
+fn stream_json_lines(dispatcher: Dispatcher, ctx: Ctx, calls: Vec<Call>) -> HttpResponse {
+    let (n, transformer) = (calls.len(), dispatcher.transformer);
     let head: Map<String, Value> = (0..n).map(|i| (i.to_string(), json!([[0], [null, 0, i]]))).collect();
     let head = line(Value::Object(head), transformer);
 
-    let pending = completions(&gateway, &ctx, calls, transformer);
+    let pending = completions(&dispatcher, &ctx, calls);
     let chunks = pending.map(move |(i, path, result)| {
         let text = match result {
             Ok(data) => {
@@ -252,8 +254,9 @@ fn stream_json_lines(gateway: Arc<Gateway>, ctx: Ctx, calls: Vec<Call>, transfor
 }
 
 /// v10 streaming: `{"1":<item>\n`, `,"0":<item>\n`, ..., `}` in completion order.
-fn stream_object(gateway: Arc<Gateway>, ctx: Ctx, calls: Vec<Call>, transformer: Transformer) -> HttpResponse {
-    let pending = completions(&gateway, &ctx, calls, transformer);
+fn stream_object(dispatcher: Dispatcher, ctx: Ctx, calls: Vec<Call>) -> HttpResponse {
+    let transformer = dispatcher.transformer;
+    let pending = completions(&dispatcher, &ctx, calls);
     let mut first = true;
     let members = pending.map(move |(i, path, result)| {
         let prefix = if std::mem::take(&mut first) { '{' } else { ',' };

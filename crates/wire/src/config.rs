@@ -1,0 +1,45 @@
+//! Settings of the wire layer.
+
+use std::time::Duration;
+
+use crate::origin::OriginPolicy;
+use crate::superjson::Transformer;
+
+/// Settings of the wire layer.
+#[derive(Debug, Clone)]
+pub struct WireConfig {
+    pub transformer: Transformer,
+    /// Accept queries over POST (tRPC's `methodOverride: 'POST'`).
+    pub method_override: bool,
+    pub max_body_bytes: usize,
+    pub max_batch_calls: usize,
+    /// Header a trusted reverse proxy appends the client address to (e.g. `x-forwarded-for`);
+    /// the right-most entry of its last line is used. `None`: the socket's peer address.
+    pub client_ip_header: Option<String>,
+    /// Longest time a client may take to send its body: a stalled upload answers 408
+    /// instead of holding the request forever.
+    pub body_timeout: Duration,
+    /// Which browser origins may send state-changing requests.
+    pub origins: OriginPolicy,
+    /// Cookie that carries a session, named in the OpenAPI document.
+    pub session_cookie: String,
+    pub title: String,
+    pub version: String,
+}
+
+impl Default for WireConfig {
+    fn default() -> Self {
+        Self {
+            transformer: Transformer::Superjson,
+            method_override: true,
+            max_body_bytes: 1024 * 1024,
+            max_batch_calls: 50,
+            client_ip_header: None,
+            body_timeout: Duration::from_secs(10),
+            origins: OriginPolicy::default(),
+            session_cookie: "auth_session".into(),
+            title: "API".into(),
+            version: "0.0.0".into(),
+        }
+    }
+}
