@@ -259,8 +259,8 @@ mod tests {
     fn keys_round_trip_through_hex_and_files() {
         let key = RootKey::generate();
         assert_eq!(RootKey::from_hex(&key.to_hex()).unwrap().to_hex(), key.to_hex());
-        let dir = std::env::temp_dir().join(format!("gw-key-{}", crate::ids::hex_token()));
-        let path = dir.join("root.key");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing").join("root.key");
         let (created, was_new) = RootKey::load_or_create(&path).unwrap();
         assert!(was_new);
         let (loaded, was_new) = RootKey::load_or_create(&path).unwrap();
@@ -271,6 +271,5 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
-        std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -187,11 +187,10 @@ async fn shutdown_signal() -> &'static str {
 
 /// A database URL without its password, for logs.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{}{}@{}", &url[..scheme + 3], user, &url[at + 1..])
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(None);
+            parsed.into()
         }
         _ => url.to_owned(),
     }
@@ -199,11 +198,9 @@ pub fn redact(url: &str) -> String {
 
 /// The OpenAPI document, built without touching any configured database.
 pub fn openapi_document() -> anyhow::Result<serde_json::Value> {
-    let dir = std::env::temp_dir().join(format!("auth-gateway-openapi-{}", std::process::id()));
-    let settings = Settings::for_documents(&dir);
-    let document = prepare(&settings).map(|p| p.gateway.openapi().clone());
-    let _ = std::fs::remove_dir_all(&dir);
-    document
+    let dir = tempfile::Builder::new().prefix("auth-gateway-openapi-").tempdir()?;
+    let settings = Settings::for_documents(dir.path());
+    prepare(&settings).map(|p| p.gateway.openapi().clone())
 }
 
 #[cfg(test)]
@@ -213,5 +210,7 @@ mod tests {
         assert_eq!(super::redact("postgres://u:secret@h:5432/db"), "postgres://u@h:5432/db");
         assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(super::redact("sqlite://data/gateway.db"), "sqlite://data/gateway.db");
+        assert_eq!(super::redact("postgres://u:p%40ss@h/db?sslmode=require"), "postgres://u@h/db?sslmode=require");
+        assert_eq!(super::redact("data/gateway.db"), "data/gateway.db");
     }
 }

@@ -180,20 +180,27 @@ impl Settings {
 }
 
 impl Settings {
-    /// Defaults with a throwaway data directory: enough to build the registry.
-    pub fn for_documents(data_dir: &std::path::Path) -> Self {
+    /// Every setting at its default, as `auth-gateway serve` without flags has them
+    /// (`GATEWAY_*` and `DATABASE_URL` variables still apply).
+    pub fn defaults() -> Self {
         use clap::Parser;
         #[derive(Parser)]
         struct Only {
             #[command(flatten)]
             settings: Settings,
         }
-        let mut settings = Only::parse_from(["auth-gateway"]).settings;
-        settings.data_dir = data_dir.to_owned();
-        settings.database_url = None;
-        settings.root_key_file = None;
-        settings.root_key = None;
-        settings.bcrypt_cost = 4;
-        settings
+        Only::parse_from(["auth-gateway"]).settings
+    }
+
+    /// Defaults with a throwaway data directory: enough to build the registry.
+    pub fn for_documents(data_dir: &std::path::Path) -> Self {
+        Settings {
+            data_dir: data_dir.to_owned(),
+            database_url: None,
+            root_key_file: None,
+            root_key: None,
+            bcrypt_cost: 4,
+            ..Settings::defaults()
+        }
     }
 }

@@ -2,12 +2,10 @@
 //! `TEST_DATABASE_URL` names a server (for example `postgres://postgres@127.0.0.1:5432/test`).
 //! Each test gets its own, so tests run in parallel.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::path::PathBuf;
-
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
+
+use crate::Backend;
 
 /// One fresh database; dropping it deletes the SQLite files or drops the PostgreSQL database.
 pub struct TestDb {
@@ -16,34 +14,37 @@ pub struct TestDb {
 }
 
 enum Cleanup {
-    SqliteDir(PathBuf),
-    Postgres { server_url: String, name: String },
+    /// Removed with its files when dropped.
+    SqliteDir(#[allow(dead_code)] tempfile::TempDir),
+    Postgres {
+        server_url: String,
+        name: String,
+    },
 }
 
-/// A fresh SQLite database, plus a fresh PostgreSQL one when `TEST_DATABASE_URL` is set.
-pub fn fresh() -> Vec<TestDb> {
-    let mut dbs = vec![fresh_sqlite()];
-    match std::env::var("TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => dbs.push(fresh_postgres(&url)),
-        _ => eprintln!("TEST_DATABASE_URL not set: PostgreSQL cases skipped"),
+/// A fresh database on `backend`; `None` (said on stderr) for PostgreSQL when
+/// `TEST_DATABASE_URL` is not set.
+pub fn fresh(backend: Backend) -> Option<TestDb> {
+    match backend {
+        Backend::Sqlite => Some(fresh_sqlite()),
+        Backend::Postgres => match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => Some(fresh_postgres(&url)),
+            _ => {
+                eprintln!("skipped: TEST_DATABASE_URL is not set, so there is no PostgreSQL to test on");
+                None
+            }
+        },
     }
-    dbs
 }
 
-/// Like [`fresh`] but only the URLs; the databases are left behind (prefer [`fresh`]).
-pub fn fresh_urls() -> Vec<String> {
-    fresh()
-        .into_iter()
-        .map(|mut db| {
-            db.cleanup = Cleanup::SqliteDir(PathBuf::new());
-            std::mem::take(&mut db.url)
-        })
-        .collect()
+/// A fresh database on each backend that can be tested here.
+pub fn fresh_all() -> Vec<TestDb> {
+    [Backend::Sqlite, Backend::Postgres].into_iter().filter_map(fresh).collect()
 }
 
 pub fn fresh_sqlite() -> TestDb {
-    let dir = std::env::temp_dir().join(format!("gw_test_{}", unique_suffix()));
-    let url = format!("sqlite://{}", dir.join("db.sqlite").display());
+    let dir = tempfile::Builder::new().prefix("gw_test_").tempdir().expect("a temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("db.sqlite").display());
     TestDb { url, cleanup: Cleanup::SqliteDir(dir) }
 }
 
@@ -54,46 +55,26 @@ pub fn fresh_postgres(server_url: &str) -> TestDb {
         PgConnection::establish(server_url).unwrap_or_else(|e| panic!("cannot connect to TEST_DATABASE_URL: {e}"));
     conn.batch_execute(&format!("CREATE DATABASE {name}"))
         .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
-    let url = with_database(server_url, &name);
-    TestDb { url, cleanup: Cleanup::Postgres { server_url: server_url.to_owned(), name } }
+    let mut url = url::Url::parse(server_url).expect("TEST_DATABASE_URL is a URL");
+    url.set_path(&name);
+    TestDb { url: url.into(), cleanup: Cleanup::Postgres { server_url: server_url.to_owned(), name } }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
         // Best effort: a leftover database must not fail a test.
-        match &self.cleanup {
-            Cleanup::SqliteDir(dir) if dir.as_os_str().is_empty() => {}
-            Cleanup::SqliteDir(dir) => {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-            Cleanup::Postgres { server_url, name } => {
-                if let Ok(mut conn) = PgConnection::establish(server_url) {
-                    // FORCE: pools of the test may still hold connections.
-                    let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-                }
-            }
+        if let Cleanup::Postgres { server_url, name } = &self.cleanup
+            && let Ok(mut conn) = PgConnection::establish(server_url)
+        {
+            // FORCE: pools of the test may still hold connections.
+            let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         }
     }
 }
 
-/// `server_url` with its database name replaced by `name`, query string kept.
-fn with_database(server_url: &str, name: &str) -> String {
-    let (base, query) = match server_url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (server_url, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
-    let mut url = format!("{}/{name}", &base[..host_end]);
-    if let Some(q) = query {
-        url.push('?');
-        url.push_str(q);
-    }
-    url
-}
-
 fn unique_suffix() -> String {
-    let mut h = RandomState::new().build_hasher();
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u32(std::process::id());
     h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
     format!("{:016x}", h.finish())

@@ -12,13 +12,15 @@ use gateway_store::{
     testing, throttle,
 };
 
+use rstest::rstest;
+
 const NOW: &str = "2026-01-01T00:00:00.000Z";
 
-fn each(f: impl Fn(&Store)) {
-    for db in testing::fresh() {
-        let store = Store::open(&db.url, PoolOptions::default()).expect("open");
-        eprintln!("backend: {}", store.backend());
-        f(&store);
+/// Runs `f` on a store over a fresh database on `backend` (a PostgreSQL case says it is
+/// skipped when TEST_DATABASE_URL is not set).
+fn on(backend: Backend, f: impl Fn(&Store)) {
+    if let Some(db) = testing::fresh(backend) {
+        f(&Store::open(&db.url, PoolOptions::default()).expect("open"));
     }
 }
 
@@ -59,9 +61,11 @@ fn race<T: Send>(store: &Store, f: impl Fn(usize, &mut DbConn) -> T + Sync) -> V
     })
 }
 
-#[test]
-fn migrations_are_idempotent() {
-    for db in testing::fresh() {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+fn migrations_are_idempotent(#[case] backend: Backend) {
+    if let Some(db) = testing::fresh(backend) {
         let store = Store::open(&db.url, PoolOptions::default()).unwrap();
         assert_eq!(store.migrate().unwrap(), Vec::<String>::new());
         let again = Store::open(&db.url, PoolOptions::default()).unwrap();
@@ -93,9 +97,11 @@ fn unreachable_postgres_fails_fast() {
     assert!(started.elapsed() < Duration::from_secs(3));
 }
 
-#[test]
-fn unique_email_is_reported() {
-    each(|store| {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+fn unique_email_is_reported(#[case] backend: Backend) {
+    on(backend, |store| {
         let mut conn = store.conn().unwrap();
         make_admin(&mut conn);
         let err =
@@ -114,9 +120,11 @@ fn unique_email_is_reported() {
     });
 }
 
-#[test]
-fn one_admin_even_under_races() {
-    each(|store| {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+fn one_admin_even_under_races(#[case] backend: Backend) {
+    on(backend, |store| {
         let results = race(store, |i, conn| {
             let (id, email) = (format!("a{i}"), format!("admin{i}@x.io"));
             admin::create(conn, new_auth(&id, &email, Role::Admin), &format!("adm{i}"), NOW)
@@ -134,9 +142,11 @@ fn one_admin_even_under_races() {
     });
 }
 
-#[test]
-fn invitation_redeems_once_under_races() {
-    each(|store| {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+fn invitation_redeems_once_under_races(#[case] backend: Backend) {
+    on(backend, |store| {
         let mut conn = store.conn().unwrap();
         make_admin(&mut conn);
         let (id, token) = make_invite(&mut conn, 1, "2030-01-01T00:00:00.000Z");
@@ -159,9 +169,11 @@ fn invitation_redeems_once_under_races() {
     });
 }
 
-#[test]
-fn api_token_replacement_leaves_one_token_under_races() {
-    each(|store| {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+fn api_token_replacement_leaves_one_token_under_races(#[case] backend: Backend) {
+    on(backend, |store| {
         let mut conn = store.conn().unwrap();
         make_admin(&mut conn);
         session::insert(&mut conn, &session_row("cookie", "a1", SessionKind::Session, 100)).unwrap();
@@ -186,9 +198,11 @@ fn api_token_replacement_leaves_one_token_under_races() {
     });
 }
 
-#[test]
-fn totp_step_is_accepted_once() {
-    each(|store| {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+fn totp_step_is_accepted_once(#[case] backend: Backend) {
+    on(backend, |store| {
         let mut conn = store.conn().unwrap();
         make_admin(&mut conn);
         assert!(auth::accept_totp_step(&mut conn, "a1", 1000).unwrap());
@@ -200,9 +214,11 @@ fn totp_step_is_accepted_once() {
     });
 }
 
-#[test]
-fn auth_updates() {
-    each(|store| {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+fn auth_updates(#[case] backend: Backend) {
+    on(backend, |store| {
         let mut conn = store.conn().unwrap();
         make_admin(&mut conn);
         let changes = AuthChanges { secret: Some(Some("S".into())), is_2fa_enabled: Some(true), ..Default::default() };
@@ -222,9 +238,11 @@ fn auth_updates() {
     });
 }
 
-#[test]
-fn sessions() {
-    each(|store| {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+fn sessions(#[case] backend: Backend) {
+    on(backend, |store| {
         let mut conn = store.conn().unwrap();
         make_admin(&mut conn);
         for (id, kind, exp) in
@@ -273,10 +291,12 @@ fn places(taken: throttle::Taken) -> Vec<throttle::Place> {
     }
 }
 
-#[test]
-fn throttle_places_count_on_every_key_of_an_attempt() {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+fn throttle_places_count_on_every_key_of_an_attempt(#[case] backend: Backend) {
     use throttle::Taken;
-    each(|store| {
+    on(backend, |store| {
         let mut conn = store.conn().unwrap();
         let c = &mut *conn;
         // Three attempts in flight fill account a and address 1.
@@ -312,9 +332,11 @@ fn throttle_places_count_on_every_key_of_an_attempt() {
     });
 }
 
-#[test]
-fn pruning_goes_in_bounded_batches() {
-    each(|store| {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+fn pruning_goes_in_bounded_batches(#[case] backend: Backend) {
+    on(backend, |store| {
         let mut conn = store.conn().unwrap();
         let c = &mut *conn;
         for i in 0..25 {
@@ -328,9 +350,11 @@ fn pruning_goes_in_bounded_batches() {
     });
 }
 
-#[test]
-fn challenges() {
-    each(|store| {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+fn challenges(#[case] backend: Backend) {
+    on(backend, |store| {
         let mut conn = store.conn().unwrap();
         make_admin(&mut conn);
         let row = ChallengeRow { id: "c1".into(), auth_id: "a1".into(), expires_at: 500, failures: 0 };
@@ -344,9 +368,11 @@ fn challenges() {
     });
 }
 
-#[test]
-fn deleting_an_account_cascades() {
-    each(|store| {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+fn deleting_an_account_cascades(#[case] backend: Backend) {
+    on(backend, |store| {
         let mut conn = store.conn().unwrap();
         make_admin(&mut conn);
         let (uid, token) = make_invite(&mut conn, 1, "2030-01-01T00:00:00.000Z");
@@ -386,9 +412,11 @@ fn epoch_where(store: &Store, pred: impl Fn(Epoch) -> bool) -> Epoch {
 /// that change nothing. Its values never repeat (at least the time in microseconds). A
 /// session read with it carries the epoch it was read at. When the store goes back (a
 /// restore), the epoch or the count of sessions added is lower than known: a new era begins.
-#[test]
-fn the_auth_epoch_follows_changes_from_every_process() {
-    for db in testing::fresh() {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+fn the_auth_epoch_follows_changes_from_every_process(#[case] backend: Backend) {
+    if let Some(db) = testing::fresh(backend) {
         let store = &Store::open(&db.url, PoolOptions::default()).unwrap();
         assert_eq!(store.auth_epoch(), None, "unknown until followed");
         store.follow_auth_epoch();
@@ -445,9 +473,11 @@ fn the_auth_epoch_follows_changes_from_every_process() {
     }
 }
 
-#[test]
-fn password_costs_are_counted_per_cost() {
-    each(|store| {
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+fn password_costs_are_counted_per_cost(#[case] backend: Backend) {
+    on(backend, |store| {
         let mut conn = store.conn().unwrap();
         make_admin(&mut conn);
         let hash = "$2b$12$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234";

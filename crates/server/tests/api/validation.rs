@@ -2,10 +2,9 @@
 //! field, each wrong type, each failed rule), and strings never carry NUL or other control
 //! characters: on both surfaces, identically on every backend, with nothing changed.
 
-#[macro_use]
-mod common;
-
-use common::*;
+use crate::helpers::*;
+use gateway_store::Backend;
+use rstest::rstest;
 use serde_json::{Value, json};
 
 /// `(path, message)` of each issue, from a tRPC error or a REST body.
@@ -25,8 +24,11 @@ fn paths(r: &Reply) -> Vec<String> {
     issues(r).into_iter().map(|(p, _)| p).collect()
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn every_problem_of_an_input_is_named_in_one_answer() {
+async fn every_problem_of_an_input_is_named_in_one_answer(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         let admin = admin(s).await;
         let b = s.browser();
@@ -59,11 +61,14 @@ async fn every_problem_of_an_input_is_named_in_one_answer() {
         let r = admin.mutation("auth.updateByAdmin", json!({"id": 7, "email": "nope", "password": "short"})).await;
         assert_eq!(paths(&r), ["email", "id", "password"], "{:?}", r.body);
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn control_characters_are_refused_in_every_string_and_change_nothing() {
+async fn control_characters_are_refused_in_every_string_and_change_nothing(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         let admin = admin(s).await;
         let before = gateway_store::testing::snapshot(&s.prepared.store);
@@ -91,5 +96,5 @@ async fn control_characters_are_refused_in_every_string_and_change_nothing() {
             s.browser().mutation("auth.login", json!({"email": ADMIN_EMAIL, "password": "tab\tpassword"})).await;
         assert_eq!(login.ok()["is2FAEnabled"], Value::Bool(false));
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }

@@ -18,15 +18,15 @@ struct Gateway {
     child: Child,
     base: String,
     log: Arc<Mutex<Vec<String>>>,
+    _data_dir: tempfile::TempDir,
 }
 
 impl Gateway {
     #[allow(clippy::zombie_processes)] // Drop kills and waits for the child.
     fn start(extra: &[&str]) -> Gateway {
-        let dir = std::env::temp_dir().join(format!("gw-logs-{}-{}", std::process::id(), extra.join("-")));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = crate::helpers::temp_dir("logs");
         let mut child = Command::new(BIN)
-            .args(["serve", "--bind", "127.0.0.1:0", "--bcrypt-cost", "4", "--data-dir", dir.to_str().unwrap()])
+            .args(["serve", "--bind", "127.0.0.1:0", "--bcrypt-cost", "4", "--data-dir", dir.path().to_str().unwrap()])
             .args(extra)
             .env_remove("DATABASE_URL")
             .env_remove("GATEWAY_LOG")
@@ -48,7 +48,7 @@ impl Gateway {
                 Some(rest.chars().take_while(char::is_ascii_digit).collect::<String>())
             });
             if let Some(port) = address {
-                return Gateway { child, base: format!("http://127.0.0.1:{port}"), log };
+                return Gateway { child, base: format!("http://127.0.0.1:{port}"), log, _data_dir: dir };
             }
             assert!(start.elapsed() < Duration::from_secs(60), "no start-up line: {:?}", log.lock().unwrap());
             std::thread::sleep(Duration::from_millis(20));

@@ -3,12 +3,10 @@
 //! and read the chunked body as it arrives; the margins only prove that a fast call is
 //! not held back by a slow one.
 
-mod common;
-
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::helpers::*;
 use futures_util::StreamExt;
 use gateway_wire::{Transformer, WireConfig};
 use serde_json::{Value, json};

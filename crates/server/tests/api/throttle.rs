@@ -7,11 +7,10 @@
 //! - a stranger who fills an account's counter does not lock out its owner's known devices;
 //! - on PostgreSQL, attempts on different accounts never wait on each other's locks.
 
-#[macro_use]
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use futures_util::future::join_all;
+use gateway_store::Backend;
+use rstest::rstest;
 use serde_json::{Value, json};
 
 const LIMIT: usize = 5;
@@ -26,8 +25,11 @@ fn tally(statuses: &[u16]) -> (usize, usize) {
     (statuses.iter().filter(|s| **s == 400).count(), statuses.iter().filter(|s| **s == 429).count())
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn concurrent_wrong_logins_from_one_address_get_exactly_the_limit_through() {
+async fn concurrent_wrong_logins_from_one_address_get_exactly_the_limit_through(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         admin(s).await;
         // 50 calls in one tRPC batch, each for a different unknown email.
@@ -43,11 +45,14 @@ async fn concurrent_wrong_logins_from_one_address_get_exactly_the_limit_through(
         assert_eq!(tally(&statuses), (LIMIT, n - LIMIT), "batch: {statuses:?}");
         eprintln!("a batch of {n} wrong logins: {LIMIT} failures, {} refused", n - LIMIT);
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn parallel_wrong_logins_from_one_address_get_exactly_the_limit_through() {
+async fn parallel_wrong_logins_from_one_address_get_exactly_the_limit_through(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         admin(s).await;
         let n = 30;
@@ -62,7 +67,7 @@ async fn parallel_wrong_logins_from_one_address_get_exactly_the_limit_through() 
         let right = anyone.mutation("auth.login", json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await;
         right.fails(429, "TOO_MANY_REQUESTS", "");
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
 fn item_status(item: &Value) -> u16 {
@@ -73,8 +78,11 @@ fn item_status(item: &Value) -> u16 {
     }
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn wrong_current_passwords_are_throttled_like_logins() {
+async fn wrong_current_passwords_are_throttled_like_logins(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         let admin = admin(s).await;
         let (user, _) = user(s, &admin, "victim@example.com", "user-password").await;
@@ -104,7 +112,7 @@ async fn wrong_current_passwords_are_throttled_like_logins() {
         let none = user.mutation("auth.update", json!({"password": "new-password-1"})).await;
         none.fails(400, "BAD_REQUEST", "Current password is incorrect");
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
 /// A gateway behind a proxy that appends the client address to `x-forwarded-for`.
@@ -114,9 +122,12 @@ async fn behind_proxy(db: &str) -> TestServer {
     TestServer::start_with(settings).await
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn ipv6_clients_count_per_64_and_the_proxys_entry_is_the_one_trusted() {
-    for db in fresh_databases() {
+async fn ipv6_clients_count_per_64_and_the_proxys_entry_is_the_one_trusted(#[case] backend: Backend) {
+    if let Some(db) = fresh_database(backend) {
         let s = behind_proxy(&db.url).await;
         admin(&s).await;
         let right = json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD});
@@ -147,9 +158,12 @@ async fn ipv6_clients_count_per_64_and_the_proxys_entry_is_the_one_trusted() {
     }
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn a_stranger_who_fills_the_account_counter_does_not_lock_out_its_owner() {
-    for db in fresh_databases() {
+async fn a_stranger_who_fills_the_account_counter_does_not_lock_out_its_owner(#[case] backend: Backend) {
+    if let Some(db) = fresh_database(backend) {
         let s = behind_proxy(&db.url).await;
         admin(&s).await;
         let right = json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD});
@@ -207,10 +221,7 @@ async fn a_stranger_who_fills_the_account_counter_does_not_lock_out_its_owner() 
 async fn logins_to_different_accounts_never_wait_on_each_other() {
     use diesel::connection::SimpleConnection;
     use diesel::{Connection, PgConnection, RunQueryDsl};
-    let Some(db) = fresh_databases().into_iter().find(|d| d.url.starts_with("postgres")) else {
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
-        return;
-    };
+    let Some(db) = fresh_database(Backend::Postgres) else { return };
     let s = TestServer::start(&db.url).await;
     let admin = admin(&s).await;
     let (_, user_id) = user(&s, &admin, "other@example.com", "user-password").await;

@@ -3,12 +3,11 @@
 //! contract says; a store written before (secrets in clear) is converted at start and by
 //! `migrate`; the SQLite files and the data directory are their owner's only.
 
-#[macro_use]
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use diesel::prelude::*;
+use gateway_store::Backend;
 use gateway_store::schema::{auth, user};
+use rstest::rstest;
 use serde_json::{Value, json};
 
 fn step_now() -> i64 {
@@ -23,8 +22,11 @@ fn stored(s: &TestServer, auth_id: &str) -> (Option<String>, Option<String>, Vec
     (secret, token, invitations)
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn totp_secrets_api_tokens_and_invitations_are_not_in_the_store_in_clear() {
+async fn totp_secrets_api_tokens_and_invitations_are_not_in_the_store_in_clear(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         let admin = admin(s).await;
         let me = admin.query("auth.get", Value::Null).await.ok().clone();
@@ -58,11 +60,14 @@ async fn totp_secrets_api_tokens_and_invitations_are_not_in_the_store_in_clear()
         let hashed = s.browser().query("admin.getUserByToken", json!({"token": invitations[0]})).await;
         hashed.fails(404, "NOT_FOUND", "Invitation not found");
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn secrets_an_older_store_kept_in_clear_are_converted_once() {
+async fn secrets_an_older_store_kept_in_clear_are_converted_once(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         let admin = admin(s).await;
         let id = admin.query("auth.get", Value::Null).await.ok()["id"].as_str().unwrap().to_owned();
@@ -95,7 +100,7 @@ async fn secrets_an_older_store_kept_in_clear_are_converted_once() {
         assert_eq!(b.query("auth.get", Value::Null).await.ok()["token"], token.as_str());
         s.browser().query("admin.getUserByToken", json!({"token": invitation})).await.ok();
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
 #[cfg(unix)]
@@ -103,12 +108,17 @@ async fn secrets_an_older_store_kept_in_clear_are_converted_once() {
 async fn the_data_directory_and_the_sqlite_files_are_their_owners_only() {
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    let mut settings = settings("unused");
-    settings.data_dir = temp_dir("private").join("new").join("data");
-    settings.database_url = None;
-    let s = TestServer::start_with(settings.clone()).await;
+    let parent = temp_dir("private");
+    let dir = &parent.path().join("new").join("data");
+    // The default SQLite store in a data directory whose parents do not exist yet.
+    let in_private_dir = || {
+        let mut settings = settings("unused");
+        settings.data_dir = dir.clone();
+        settings.database_url = None;
+        settings
+    };
+    let s = TestServer::start_with(in_private_dir()).await;
     admin(&s).await;
-    let dir = &settings.data_dir;
     assert_eq!(mode(dir), 0o700, "{}", dir.display());
     assert_eq!(mode(dir.parent().unwrap()), 0o700, "missing parents too");
     for file in ["gateway.db", "gateway.db-wal", "gateway.db-shm", "root.key"] {
@@ -119,7 +129,7 @@ async fn the_data_directory_and_the_sqlite_files_are_their_owners_only() {
     for file in ["gateway.db", "gateway.db-wal", "gateway.db-shm"] {
         std::fs::set_permissions(dir.join(file), std::fs::Permissions::from_mode(0o644)).unwrap();
     }
-    let s = TestServer::start_with(settings.clone()).await;
+    let s = TestServer::start_with(in_private_dir()).await;
     for file in ["gateway.db", "gateway.db-wal", "gateway.db-shm"] {
         assert_eq!(mode(&dir.join(file)), 0o600, "{file}");
     }

@@ -1,9 +1,8 @@
 //! CORS is off unless origins are configured; then only those origins get CORS headers,
 //! with credentials. Security headers are on every response either way.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
+use gateway_store::Backend;
 use reqwest::Method;
 
 const APP: &str = "https://app.example.com";
@@ -29,7 +28,7 @@ fn header<'r>(r: &'r Reply, name: &str) -> Option<&'r str> {
 
 #[actix_web::test]
 async fn no_cors_headers_unless_configured() {
-    let db = fresh_databases().into_iter().next().unwrap();
+    let db = fresh_database(Backend::Sqlite).unwrap();
     let s = TestServer::start(&db.url).await;
     for r in [preflight(&s, APP).await, get_from(&s, APP).await] {
         assert!(
@@ -47,7 +46,7 @@ async fn no_cors_headers_unless_configured() {
 
 #[actix_web::test]
 async fn only_listed_origins_get_cors_with_credentials() {
-    let db = fresh_databases().into_iter().next().unwrap();
+    let db = fresh_database(Backend::Sqlite).unwrap();
     let mut settings = settings(&db.url);
     settings.cors_origins = vec![APP.to_owned(), "http://localhost:5173".to_owned()];
     let s = TestServer::start_with(settings).await;

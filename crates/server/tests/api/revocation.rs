@@ -5,12 +5,11 @@
 //! - a store restored from a backup under a running gateway is what the gateway answers
 //!   from: sessions made after the backup are gone, and its cache does not say otherwise.
 
-#[macro_use]
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::helpers::*;
+use gateway_store::Backend;
+use rstest::rstest;
 use serde_json::{Value, json};
 
 /// Calls `auth.get` as `b` until it answers `status` (the change reached this gateway).
@@ -35,8 +34,11 @@ async fn enable_2fa(b: &Browser) -> String {
     secret
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn a_password_change_revokes_sessions_token_and_challenges_together_or_not_at_all() {
+async fn a_password_change_revokes_sessions_token_and_challenges_together_or_not_at_all(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         let admin = admin(s).await;
         let (user, _) = user(s, &admin, "user@example.com", "user-password").await;
@@ -73,11 +75,14 @@ async fn a_password_change_revokes_sessions_token_and_challenges_together_or_not
         // The other browser's session ended with the old password.
         other.query("auth.get", Value::Null).await.fails(401, "UNAUTHORIZED", "");
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn sessions_truncated_behind_the_gateway_are_refused() {
+async fn sessions_truncated_behind_the_gateway_are_refused(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         let admin = admin(s).await;
         admin.query("auth.get", Value::Null).await.ok();
@@ -92,7 +97,7 @@ async fn sessions_truncated_behind_the_gateway_are_refused() {
         drop(conn);
         until_status(&admin, 401).await;
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
 /// Copies one SQLite database into another with SQLite's online backup API: how a backup is
@@ -117,10 +122,13 @@ fn sqlite_copy(from: &str, to: &str) {
     }
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn a_store_restored_from_a_backup_is_what_the_running_gateway_answers_from() {
+async fn a_store_restored_from_a_backup_is_what_the_running_gateway_answers_from(#[case] backend: Backend) {
     use diesel::connection::SimpleConnection;
-    for db in fresh_databases() {
+    if let Some(db) = fresh_database(backend) {
         let s = TestServer::start(&db.url).await;
         let admin = admin(&s).await;
         let postgres = s.prepared.store.backend() == gateway_store::Backend::Postgres;

@@ -1,24 +1,21 @@
 //! Real gateways for tests: each on its own fresh database (SQLite, and PostgreSQL when
 //! TEST_DATABASE_URL is set), listening on a loopback port, driven over HTTP.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use actix_web::dev::ServerHandle;
-use clap::Parser;
 use gateway_server::{Prepared, Settings, build_server, prepare};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
+use tempfile::TempDir;
 
-pub use gateway_store::testing::fresh as fresh_databases;
+pub use gateway_store::testing::fresh as fresh_database;
 
-/// Runs `scenario` against a fresh gateway on each backend (SQLite, and PostgreSQL when
-/// TEST_DATABASE_URL is set).
-#[allow(unused_macros)] // not every test file runs per backend
-macro_rules! on_every_backend {
-    ($scenario:ident) => {
-        for db in fresh_databases() {
+/// Runs `scenario` against a fresh gateway on `backend`'s fresh database (a PostgreSQL
+/// case says it is skipped when TEST_DATABASE_URL is not set).
+macro_rules! on_backend {
+    ($backend:expr, $scenario:ident) => {
+        if let Some(db) = fresh_database($backend) {
             let server = TestServer::start(&db.url).await;
             $scenario(&server).await;
             server.stop().await;
@@ -26,34 +23,44 @@ macro_rules! on_every_backend {
     };
 }
 
-#[derive(Parser)]
-struct Only {
-    #[command(flatten)]
+/// Settings for a test gateway, with the data directory they name: it is removed when
+/// they (or the server started with them) are dropped.
+pub struct TestSettings {
     settings: Settings,
+    data_dir: TempDir,
+}
+
+impl std::ops::Deref for TestSettings {
+    type Target = Settings;
+    fn deref(&self) -> &Settings {
+        &self.settings
+    }
+}
+
+impl std::ops::DerefMut for TestSettings {
+    fn deref_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
 }
 
 /// Test settings: a fresh data directory, the given database, cheap bcrypt.
-pub fn settings(database_url: &str) -> Settings {
-    let mut s = Only::parse_from(["auth-gateway"]).settings;
-    s.data_dir = temp_dir("data");
-    s.database_url = Some(database_url.to_owned());
-    s.bind = "127.0.0.1:0".parse().unwrap();
-    s.bcrypt_cost = 4;
-    s.workers = Some(2);
-    s.db_pool_size = 8;
-    s
+pub fn settings(database_url: &str) -> TestSettings {
+    let data_dir = temp_dir("data");
+    let settings = Settings {
+        data_dir: data_dir.path().to_owned(),
+        database_url: Some(database_url.to_owned()),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        bcrypt_cost: 4,
+        workers: Some(2),
+        db_pool_size: 8,
+        ..Settings::defaults()
+    };
+    TestSettings { settings, data_dir }
 }
 
-pub fn temp_dir(what: &str) -> PathBuf {
-    let n: u64 = rand_u64();
-    let dir = std::env::temp_dir().join(format!("gw-test-{what}-{}-{n:x}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, RandomState};
-    RandomState::new().hash_one(std::time::SystemTime::now())
+/// A fresh directory, removed when dropped.
+pub fn temp_dir(what: &str) -> TempDir {
+    tempfile::Builder::new().prefix(&format!("gw-test-{what}-")).tempdir().expect("a temporary directory")
 }
 
 pub struct TestServer {
@@ -62,6 +69,7 @@ pub struct TestServer {
     pub settings: Settings,
     pub prepared: Prepared,
     handle: ServerHandle,
+    _data_dir: TempDir,
 }
 
 impl TestServer {
@@ -69,7 +77,8 @@ impl TestServer {
         Self::start_with(settings(database_url)).await
     }
 
-    pub async fn start_with(settings: Settings) -> Self {
+    pub async fn start_with(settings: TestSettings) -> Self {
+        let TestSettings { settings, data_dir } = settings;
         let prepared = {
             let s = settings.clone();
             actix_web::rt::task::spawn_blocking(move || prepare(&s)).await.unwrap().expect("gateway prepares")
@@ -77,7 +86,7 @@ impl TestServer {
         let (server, addr) = build_server(&prepared, &settings).expect("gateway binds");
         let handle = server.handle();
         actix_web::rt::spawn(server);
-        TestServer { base: format!("http://{addr}"), addr, settings, prepared, handle }
+        TestServer { base: format!("http://{addr}"), addr, settings, prepared, handle, _data_dir: data_dir }
     }
 
     pub fn browser(&self) -> Browser {

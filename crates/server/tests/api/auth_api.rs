@@ -1,14 +1,17 @@
 //! The auth contract over HTTP, against every backend (SQLite, and PostgreSQL when
 //! TEST_DATABASE_URL is set): each test runs its scenario once per fresh database.
 
-#[macro_use]
-mod common;
-
-use common::*;
+use crate::helpers::*;
+use gateway_store::Backend;
+use gateway_wire::{Access, Kind};
+use rstest::rstest;
 use serde_json::{Value, json};
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn create_admin_signs_in_once() {
+async fn create_admin_signs_in_once(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         let b = s.browser();
         let r = b.mutation("auth.createAdmin", json!({"email": "Admin@Example.com", "password": ADMIN_PASSWORD})).await;
@@ -32,11 +35,14 @@ async fn create_admin_signs_in_once() {
             .await;
         again.fails(400, "BAD_REQUEST", "Admin already exists");
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn racing_create_admin_makes_exactly_one() {
+async fn racing_create_admin_makes_exactly_one(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         let calls = (0..8).map(|i| {
             let b = s.browser();
@@ -55,11 +61,14 @@ async fn racing_create_admin_makes_exactly_one() {
             r.fails(400, "BAD_REQUEST", "Admin already exists");
         }
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn login_success_failure_and_no_enumeration() {
+async fn login_success_failure_and_no_enumeration(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         admin(s).await;
         let b = s.browser();
@@ -80,11 +89,14 @@ async fn login_success_failure_and_no_enumeration() {
         unknown.fails(400, "BAD_REQUEST", "Credentials do not match");
         assert!(wrong.set_cookie("auth_session").is_none());
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn failed_logins_are_throttled_per_account_with_retry_after() {
+async fn failed_logins_are_throttled_per_account_with_retry_after(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         admin(s).await;
         let b = s.browser();
@@ -100,11 +112,14 @@ async fn failed_logins_are_throttled_per_account_with_retry_after() {
         let rest = b.rest_post("auth.login", json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await;
         assert_eq!((rest.status, rest.body["code"].as_str()), (429, Some("TOO_MANY_REQUESTS")));
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn passwords_on_both_sides_of_the_bcrypt_limit_sign_in() {
+async fn passwords_on_both_sides_of_the_bcrypt_limit_sign_in(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         let a = admin(s).await;
         // bcrypt reads 72 bytes: lengths around it, in one- and two-byte characters.
@@ -125,11 +140,14 @@ async fn passwords_on_both_sides_of_the_bcrypt_limit_sign_in() {
             r.fails(400, "BAD_REQUEST", "Credentials do not match");
         }
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn access_levels() {
+async fn access_levels(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         let a = admin(s).await;
         let (u, uid) = user(s, &a, "user@example.com", "user-password").await;
@@ -147,11 +165,14 @@ async fn access_levels() {
         assert_eq!(one.ok()["email"], "user@example.com");
         a.query("auth.one", json!({"id": "missing"})).await.fails(404, "NOT_FOUND", "Auth not found");
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn invitations_are_bound_single_use_and_race_free() {
+async fn invitations_are_bound_single_use_and_race_free(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         let a = admin(s).await;
         let inv = a.mutation("admin.createUserInvitation", json!({"email": "New@Example.com"})).await;
@@ -202,11 +223,14 @@ async fn invitations_are_bound_single_use_and_race_free() {
             "Email already exists",
         );
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn api_tokens_rotate_and_travel_as_bearer_or_api_key() {
+async fn api_tokens_rotate_and_travel_as_bearer_or_api_key(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         let a = admin(s).await;
         let first = a.mutation0("auth.generateToken").await;
@@ -236,11 +260,14 @@ async fn api_tokens_rotate_and_travel_as_bearer_or_api_key() {
         );
         a.bearer("garbage").query("auth.get", Value::Null).await.fails(401, "UNAUTHORIZED", "");
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn racing_generate_token_leaves_exactly_one_valid() {
+async fn racing_generate_token_leaves_exactly_one_valid(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         let a = admin(s).await;
         let calls = (0..8).map(|_| {
@@ -259,11 +286,14 @@ async fn racing_generate_token_leaves_exactly_one_valid() {
         let current = a.query("auth.get", Value::Null).await.ok()["token"].as_str().unwrap().to_owned();
         assert_eq!(a.bearer(&current).query("auth.get", Value::Null).await.status, 200);
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn logout_revokes_the_cookie_session() {
+async fn logout_revokes_the_cookie_session(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         let a = admin(s).await;
         let r = a.mutation0("auth.logout").await;
@@ -271,11 +301,14 @@ async fn logout_revokes_the_cookie_session() {
         assert!(r.set_cookie("auth_session").unwrap().contains("Max-Age=0"));
         a.query("auth.get", Value::Null).await.fails(401, "UNAUTHORIZED", "");
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn update_profile_rules() {
+async fn update_profile_rules(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         let a = admin(s).await;
         let (u, _) = user(s, &a, "user@example.com", "user-password").await;
@@ -333,11 +366,14 @@ async fn update_profile_rules() {
             .await;
         assert_eq!(login.status, 200);
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn update_by_admin_resets_and_revokes() {
+async fn update_by_admin_resets_and_revokes(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         let a = admin(s).await;
         let (u, uid) = user(s, &a, "user@example.com", "user-password").await;
@@ -365,11 +401,14 @@ async fn update_by_admin_resets_and_revokes() {
             "Email already exists",
         );
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn rest_surface_speaks_the_same_api() {
+async fn rest_surface_speaks_the_same_api(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         let b = s.browser();
         let r = b.rest_post("auth.createAdmin", json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await;
@@ -387,7 +426,7 @@ async fn rest_surface_speaks_the_same_api() {
         let wrong = b.rest_post("auth.login", json!({"email": ADMIN_EMAIL, "password": "wrong-password"})).await;
         assert_eq!(wrong.body, json!({"message": "Credentials do not match", "code": "BAD_REQUEST"}));
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
 fn step_now() -> i64 {
@@ -425,8 +464,11 @@ async fn enable_2fa(b: &Browser) -> (String, i64) {
     (secret, step)
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn two_factor_login_with_challenge_and_replay_refusal() {
+async fn two_factor_login_with_challenge_and_replay_refusal(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         let a = admin(s).await;
         let (secret, setup_step) = enable_2fa(&a).await;
@@ -465,11 +507,14 @@ async fn two_factor_login_with_challenge_and_replay_refusal() {
         let plain = s.browser().mutation("auth.login", json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await;
         assert_eq!(plain.ok()["is2FAEnabled"], false);
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn a_challenge_is_spent_after_five_wrong_pins() {
+async fn a_challenge_is_spent_after_five_wrong_pins(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         let a = admin(s).await;
         let (secret, setup_step) = enable_2fa(&a).await;
@@ -488,11 +533,14 @@ async fn a_challenge_is_spent_after_five_wrong_pins() {
         right.fails(429, "TOO_MANY_REQUESTS", "");
         assert!(right.headers.contains_key("retry-after"));
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn rejected_calls_change_nothing() {
+async fn rejected_calls_change_nothing(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         let a = admin(s).await;
         let (u, uid) = user(s, &a, "user@example.com", "user-password").await;
@@ -540,7 +588,7 @@ async fn rejected_calls_change_nothing() {
         }
         assert_eq!(gateway_store::testing::snapshot(&s.prepared.store), before, "a rejected call changed the store");
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
 fn unix_now() -> i64 {
@@ -558,8 +606,11 @@ fn set_session_expiry(s: &TestServer, expires_at: i64) {
     moved.unwrap();
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn sessions_roll_in_their_second_half_and_expire() {
+async fn sessions_roll_in_their_second_half_and_expire(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         let a = admin(s).await;
         // Fresh session: no new cookie.
@@ -575,11 +626,14 @@ async fn sessions_roll_in_their_second_half_and_expire() {
         set_session_expiry(s, unix_now() - 1);
         a.query("auth.get", Value::Null).await.fails(401, "UNAUTHORIZED", "");
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn expired_invitations_are_refused() {
+async fn expired_invitations_are_refused(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         use diesel::prelude::*;
         use gateway_store::schema::user;
@@ -599,11 +653,14 @@ async fn expired_invitations_are_refused() {
             .await
             .fails(400, "BAD_REQUEST", "Invalid token");
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn the_address_counter_throttles_across_accounts() {
+async fn the_address_counter_throttles_across_accounts(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         admin(s).await;
         for i in 0..5 {
@@ -616,11 +673,14 @@ async fn the_address_counter_throttles_across_accounts() {
         let r = s.browser().mutation("auth.login", json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await;
         r.fails(429, "TOO_MANY_REQUESTS", "");
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn a_completed_login_resets_the_account_count() {
+async fn a_completed_login_resets_the_account_count(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         use diesel::prelude::*;
         use gateway_store::schema::throttle_failure;
@@ -650,5 +710,50 @@ async fn a_completed_login_resets_the_account_count() {
             "the earlier failures were forgiven"
         );
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
+}
+
+/// Every procedure of the registry, on both surfaces: protected ones refuse anonymous
+/// callers, admin ones also refuse signed-in users, before their input is read.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[actix_web::test]
+async fn access_levels_hold_for_every_registered_procedure(#[case] backend: Backend) {
+    async fn scenario(s: &TestServer) {
+        let admin = admin(s).await;
+        let (user, _) = user(s, &admin, "user@example.com", "user-password").await;
+        let anonymous = s.browser();
+        let call = |b: &Browser, info: &gateway_wire::ProcedureInfo| {
+            let (b, path, kind) = (b.clone(), info.path, info.kind);
+            async move {
+                match kind {
+                    Kind::Query => [b.query(path, json!({})).await, b.rest_get(path, &[]).await],
+                    Kind::Mutation => [b.mutation(path, json!({})).await, b.rest_post(path, json!({})).await],
+                }
+            }
+        };
+        let mut checked = 0;
+        for info in s.prepared.gateway.registry().procedures() {
+            let refused_by: Vec<(&Browser, u16, &str)> = match info.access {
+                Access::Public => continue,
+                Access::Protected => vec![(&anonymous, 401, "UNAUTHORIZED")],
+                Access::Admin => vec![(&anonymous, 401, "UNAUTHORIZED"), (&user, 403, "FORBIDDEN")],
+            };
+            for (caller, status, code) in refused_by {
+                let [trpc, rest] = call(caller, info).await;
+                assert_eq!((trpc.status, trpc.code()), (status, code), "{}: {:?}", info.path, trpc.body);
+                assert_eq!(
+                    (rest.status, rest.body["code"].as_str()),
+                    (status, Some(code)),
+                    "{}: {:?}",
+                    info.path,
+                    rest.body
+                );
+            }
+            checked += 1;
+        }
+        assert!(checked > 0);
+    }
+    on_backend!(backend, scenario);
 }

@@ -6,13 +6,11 @@
 //! succeeds. Skipped when PostgreSQL's server binaries are not installed.
 
 #[allow(unused_imports)] // the shared helpers re-export more than this test uses
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::helpers::*;
 use serde_json::{Value, json};
 
 /// Long, so that an answer that waited for the pool could not pass for a fast one.
@@ -23,7 +21,8 @@ const FAST: Duration = Duration::from_secs(1);
 /// A throwaway PostgreSQL cluster; dropping it stops it and deletes its files.
 struct Cluster {
     bin: PathBuf,
-    dir: PathBuf,
+    /// Removed after the server stops (fields drop after `drop`).
+    dir: tempfile::TempDir,
     port: u16,
 }
 
@@ -49,7 +48,7 @@ impl Cluster {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         if is_root() {
             // initdb refuses to run as root: the cluster belongs to the postgres user.
-            assert!(Command::new("chown").args(["-R", "postgres:"]).arg(&dir).status().unwrap().success());
+            assert!(Command::new("chown").args(["-R", "postgres:"]).arg(dir.path()).status().unwrap().success());
         }
         let cluster = Cluster { bin, dir, port };
         let data = cluster.data();
@@ -58,7 +57,7 @@ impl Cluster {
     }
 
     fn data(&self) -> String {
-        self.dir.join("data").display().to_string()
+        self.dir.path().join("data").display().to_string()
     }
 
     fn run(&self, tool: &str, args: &[&str]) {
@@ -70,7 +69,7 @@ impl Cluster {
         } else {
             Command::new(&tool)
         };
-        let out = cmd.args(args).current_dir(&self.dir).output().unwrap();
+        let out = cmd.args(args).current_dir(self.dir.path()).output().unwrap();
         assert!(out.status.success(), "{tool:?} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
 
@@ -78,9 +77,9 @@ impl Cluster {
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50",
             self.port,
-            self.dir.display()
+            self.dir.path().display()
         );
-        let log = self.dir.join("log").display().to_string();
+        let log = self.dir.path().join("log").display().to_string();
         self.run("pg_ctl", &["-D", &self.data(), "-l", &log, "-o", &options, "-w", "-t", "60", "start"]);
     }
 
@@ -100,7 +99,6 @@ impl Drop for Cluster {
             .arg(self.bin.join("pg_ctl"))
             .args(["-D", &self.data(), "-m", "immediate", "stop"])
             .output();
-        let _ = std::fs::remove_dir_all(Path::new(&self.dir));
     }
 }
 

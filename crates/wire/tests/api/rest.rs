@@ -1,12 +1,10 @@
 //! The OpenAPI (REST) surface, the OpenAPI document, health and readiness, and the
 //! headers every response carries.
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::helpers::*;
 use actix_web::test::TestRequest;
-use common::*;
 use futures_util::FutureExt;
 use gateway_wire::{Gateway, WireConfig};
 use serde_json::{Value, json};

@@ -5,12 +5,11 @@
 //!   password, through `auth.update`);
 //! - `auth.verify2FASetup` refuses secrets weaker than the ones the gateway makes.
 
-#[macro_use]
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use diesel::prelude::*;
+use gateway_store::Backend;
 use gateway_store::schema::auth;
+use rstest::rstest;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -19,8 +18,11 @@ fn stored_hash(s: &TestServer, email: &str) -> String {
     auth::table.filter(auth::email.eq(email)).select(auth::password).first(&mut *conn).unwrap()
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn long_passwords_digests_do_not_log_in_and_old_hashes_are_upgraded() {
+async fn long_passwords_digests_do_not_log_in_and_old_hashes_are_upgraded(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         let admin = admin(s).await;
         let long = "a long passphrase that goes on ".repeat(4);
@@ -51,11 +53,14 @@ async fn long_passwords_digests_do_not_log_in_and_old_hashes_are_upgraded() {
         login(&digest).await.fails(400, "BAD_REQUEST", "Credentials do not match");
         assert_eq!(stored_hash(s, "long@example.com"), upgraded, "upgraded once");
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn an_admin_changes_its_own_account_with_its_current_password_only() {
+async fn an_admin_changes_its_own_account_with_its_current_password_only(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         let admin = admin(s).await;
         let me = admin.query("auth.get", Value::Null).await.ok()["id"].as_str().unwrap().to_owned();
@@ -69,11 +74,14 @@ async fn an_admin_changes_its_own_account_with_its_current_password_only() {
         let (_, uid) = user(s, &admin, "user@example.com", "user-password").await;
         admin.mutation("auth.updateByAdmin", json!({"id": uid, "password": "reset-by-admin"})).await.ok();
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn two_factor_setup_refuses_secrets_weaker_than_its_own() {
+async fn two_factor_setup_refuses_secrets_weaker_than_its_own(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         let admin = admin(s).await;
         for secret in [
@@ -90,5 +98,5 @@ async fn two_factor_setup_refuses_secrets_weaker_than_its_own() {
         let me = admin.query("auth.get", Value::Null).await;
         assert_eq!(me.ok()["is2FAEnabled"], false);
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }

@@ -2,23 +2,25 @@
 //! every backend: expired sessions and API tokens, spent or expired 2FA challenges and
 //! throttle rows older than their window are deleted; what is still live stays.
 
-#[macro_use]
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::helpers::*;
 use diesel::prelude::*;
+use gateway_store::Backend;
 use gateway_store::schema::{login_challenge, session, throttle_failure};
+use rstest::rstest;
 use serde_json::Value;
 
 fn unix_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn expired_spent_and_old_rows_are_purged_and_live_ones_kept() {
-    for db in fresh_databases() {
+async fn expired_spent_and_old_rows_are_purged_and_live_ones_kept(#[case] backend: Backend) {
+    if let Some(db) = fresh_database(backend) {
         let mut settings = settings(&db.url);
         settings.purge_interval_secs = 1;
         let s = TestServer::start_with(settings).await;

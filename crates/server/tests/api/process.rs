@@ -1,14 +1,15 @@
 //! The binary as an operator meets it: flags, errors, start-up, shutdown, subcommands,
 //! the checked-in OpenAPI document, and two replicas sharing one PostgreSQL.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use gateway_store::Backend;
 use serde_json::{Value, json};
+
+use crate::helpers::{fresh_database, temp_dir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_auth-gateway");
 
@@ -127,7 +128,8 @@ fn a_bad_setting_stops_the_start_with_one_line() {
         assert!(!err.contains("panicked"), "{err}");
     }
     // A database that cannot be opened: one error line, exit 1.
-    let dir = common::temp_dir("baddb");
+    let tmp = temp_dir("baddb");
+    let dir = tmp.path();
     let out = gateway(&[
         "serve",
         "--data-dir",
@@ -144,9 +146,10 @@ fn a_bad_setting_stops_the_start_with_one_line() {
 
 #[tokio::test]
 async fn start_line_names_address_backend_and_key_origin_and_sigterm_finishes_requests() {
-    let dir = common::temp_dir("proc");
+    let tmp = temp_dir("proc");
+    let dir = tmp.path();
     // A high bcrypt cost makes createAdmin slow enough to be in flight during SIGTERM.
-    let mut p = Process::start(&dir, &["--bcrypt-cost", "13"]);
+    let mut p = Process::start(dir, &["--bcrypt-cost", "13"]);
     let start = p.lines().join("\n");
     let key = std::fs::read_to_string(dir.join("root.key")).unwrap();
     assert!(!start.contains(key.trim()), "the key must never be printed");
@@ -168,7 +171,8 @@ async fn start_line_names_address_backend_and_key_origin_and_sigterm_finishes_re
 
 #[test]
 fn keygen_writes_a_private_key_once() {
-    let dir = common::temp_dir("keygen");
+    let tmp = temp_dir("keygen");
+    let dir = tmp.path();
     let file = dir.join("k");
     let args = ["keygen", "--root-key-file", file.to_str().unwrap()];
     assert!(gateway(&args).output().unwrap().status.success());
@@ -190,19 +194,19 @@ fn checked_in_openapi_document_is_current() {
     let checked_in: Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_default()).unwrap_or(Value::Null);
     assert!(generated == checked_in, "schemas/openapi.json is out of date: run `make openapi`");
-    assert_eq!(generated["paths"].as_object().unwrap().len(), 16);
 }
 
 #[test]
 fn operator_commands_invite_and_reset_passwords() {
-    let dir = common::temp_dir("operator");
+    let tmp = temp_dir("operator");
+    let dir = tmp.path();
     let d = dir.to_str().unwrap();
     let no_admin = gateway(&["admin", "invite", "--email", "x@example.com", "--data-dir", d]).output().unwrap();
     assert!(!no_admin.status.success());
 
     // Create the admin through the API, then reset its password without it.
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let mut p = Process::start(&dir, &[]);
+    let mut p = Process::start(dir, &[]);
     let base = p.base.clone();
     rt.block_on(async {
         let c = reqwest::Client::new();
@@ -233,7 +237,7 @@ fn operator_commands_invite_and_reset_passwords() {
 
     // Behind a proxy, so that each attempt below comes from its own address: only the
     // account's counter fills up.
-    let p = Process::start(&dir, &["--client-ip-header", "x-forwarded-for"]);
+    let p = Process::start(dir, &["--client-ip-header", "x-forwarded-for"]);
     let attempts = std::sync::atomic::AtomicU8::new(0);
     let login = |pw: &'static str| {
         let n = attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -271,17 +275,15 @@ fn operator_commands_invite_and_reset_passwords() {
 
 #[tokio::test]
 async fn two_replicas_on_one_postgres_share_sessions_revocations_and_throttles() {
-    let Some(db) = common::fresh_databases().into_iter().find(|d| d.url.starts_with("postgres")) else {
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
-        return;
-    };
+    let Some(db) = fresh_database(Backend::Postgres) else { return };
     let url = db.url.clone();
     let key = gateway_auth::RootKey::generate().to_hex();
+    // Each replica with its data directory, removed after the replica stops.
     let start = |name: &str| {
-        let dir = common::temp_dir(name);
-        Process::start(&dir, &["--database-url", &url, "--root-key", &key])
+        let dir = temp_dir(name);
+        (Process::start(dir.path(), &["--database-url", &url, "--root-key", &key]), dir)
     };
-    let (a, b) = (start("replica-a"), start("replica-b"));
+    let ((a, _a_dir), (b, _b_dir)) = (start("replica-a"), start("replica-b"));
     let client = reqwest::Client::new();
     let post = |base: &str, path: &str, body: Value, cookie: Option<&str>| {
         let mut req = client.post(format!("{base}/api/{path}")).json(&body);
@@ -331,9 +333,10 @@ async fn refused_within<F: std::future::Future<Output = u16>>(limit: Duration, s
 
 #[tokio::test]
 async fn a_password_reset_by_the_operator_revokes_the_sessions_of_a_running_gateway() {
-    let dir = common::temp_dir("operator-live");
+    let tmp = temp_dir("operator-live");
+    let dir = tmp.path();
     let d = dir.to_str().unwrap().to_owned();
-    let p = Process::start(&dir, &[]);
+    let p = Process::start(dir, &[]);
     let c = reqwest::Client::new();
     let creds = json!({"email": "a@example.com", "password": "password-1"});
     let r = c.post(format!("{}/api/auth.createAdmin", p.base)).json(&creds).send().await.unwrap();
@@ -381,10 +384,11 @@ fn readme_curl_walk_through_works_as_written() {
             script.push('\n');
         }
     }
-    let dir = common::temp_dir("readme");
-    let p = Process::start(&dir, &[]);
+    let tmp = temp_dir("readme");
+    let dir = tmp.path();
+    let p = Process::start(dir, &[]);
     let script = script.replace("http://127.0.0.1:3000", &p.base) + "curl -s -b jar $B/auth.get\n";
-    let out = Command::new("bash").arg("-c").arg(&script).current_dir(&dir).output().unwrap();
+    let out = Command::new("bash").arg("-c").arg(&script).current_dir(dir).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.starts_with("true{\"authId\""), "createAdmin answers true, login the account: {stdout}");
@@ -402,12 +406,10 @@ fn readme_curl_walk_through_works_as_written() {
 async fn sigterm_ends_the_process_at_its_deadline_even_with_a_request_stuck() {
     use diesel::connection::SimpleConnection;
     use diesel::{Connection, PgConnection, RunQueryDsl};
-    let Some(db) = common::fresh_databases().into_iter().find(|d| d.url.starts_with("postgres")) else {
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
-        return;
-    };
-    let dir = common::temp_dir("stuck");
-    let mut p = Process::start(&dir, &["--database-url", &db.url, "--shutdown-timeout-secs", "1"]);
+    let Some(db) = fresh_database(Backend::Postgres) else { return };
+    let tmp = temp_dir("stuck");
+    let dir = tmp.path();
+    let mut p = Process::start(dir, &["--database-url", &db.url, "--shutdown-timeout-secs", "1"]);
     let c = reqwest::Client::new();
     let creds = json!({"email": "a@example.com", "password": "password-1"});
     let r = c.post(format!("{}/api/auth.createAdmin", p.base)).json(&creds).send().await.unwrap();
@@ -451,13 +453,13 @@ async fn sigterm_ends_the_process_at_its_deadline_even_with_a_request_stuck() {
 /// to each, for as many unknown emails, still get exactly five failures through.
 #[tokio::test]
 async fn two_replicas_hold_the_address_limit_together_under_concurrency() {
-    let Some(db) = common::fresh_databases().into_iter().find(|d| d.url.starts_with("postgres")) else {
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
-        return;
-    };
+    let Some(db) = fresh_database(Backend::Postgres) else { return };
     let key = gateway_auth::RootKey::generate().to_hex();
-    let start = |name: &str| Process::start(&common::temp_dir(name), &["--database-url", &db.url, "--root-key", &key]);
-    let (a, b) = (start("limit-a"), start("limit-b"));
+    let start = |name: &str| {
+        let dir = temp_dir(name);
+        (Process::start(dir.path(), &["--database-url", &db.url, "--root-key", &key]), dir)
+    };
+    let ((a, _a_dir), (b, _b_dir)) = (start("limit-a"), start("limit-b"));
     let client = reqwest::Client::new();
     let attempts = (0..40).map(|i| {
         let base = if i % 2 == 0 { a.base.clone() } else { b.base.clone() };

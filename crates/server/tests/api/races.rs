@@ -1,15 +1,17 @@
 //! Concurrent calls that compete for one thing (an email, an account's throttle), on every
 //! backend: the invariants hold and no call fails with a 500.
 
-#[macro_use]
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use futures_util::future::join_all;
+use gateway_store::Backend;
+use rstest::rstest;
 use serde_json::json;
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn racing_updates_to_one_email_let_exactly_one_through() {
+async fn racing_updates_to_one_email_let_exactly_one_through(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         let admin = admin(s).await;
         let mut users = Vec::new();
@@ -32,7 +34,7 @@ async fn racing_updates_to_one_email_let_exactly_one_through() {
         }
         assert_eq!(emails.iter().filter(|e| *e == "taken@example.com").count(), 1, "{emails:?}");
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
 /// Failure rows recorded for one throttle key.
@@ -50,8 +52,11 @@ fn failures(s: &TestServer, key: &str) -> i64 {
 /// - exactly `limit` attempts are 400, and each of them is recorded;
 /// - after the burst the account is throttled: the right password answers 429, and a second
 ///   burst is refused entirely.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn a_burst_of_failed_logins_trips_the_throttle() {
+async fn a_burst_of_failed_logins_trips_the_throttle(#[case] backend: Backend) {
     const LIMIT: usize = 5;
     const BURST: usize = 20;
     async fn scenario(s: &TestServer) {
@@ -78,16 +83,19 @@ async fn a_burst_of_failed_logins_trips_the_throttle() {
         let again = burst().await;
         assert!(again.iter().all(|r| r.status == 429), "{again:?}");
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }
 
 /// Clients that give up on their logins while the password is being checked (a load test
 /// stopping, a closed tab) leave nothing behind: each attempt still settles its throttle
 /// place, so the next login is let straight through instead of waiting for places that no
 /// one would give back.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn logins_abandoned_mid_check_leave_no_places_taken() {
-    for db in fresh_databases() {
+async fn logins_abandoned_mid_check_leave_no_places_taken(#[case] backend: Backend) {
+    if let Some(db) = fresh_database(backend) {
         let mut settings = settings(&db.url);
         settings.bcrypt_cost = 10; // long enough a check for clients to leave during it
         let s = TestServer::start_with(settings).await;
@@ -123,8 +131,11 @@ fn places_taken(s: &TestServer) -> i64 {
 
 /// Many right-password logins on one account at once: all get in (they wait for each
 /// other's places), and every place is given back, exactly once, when they are done.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn a_burst_of_right_logins_gives_every_place_back() {
+async fn a_burst_of_right_logins_gives_every_place_back(#[case] backend: Backend) {
     async fn scenario(s: &TestServer) {
         admin(s).await;
         let right = json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD});
@@ -138,5 +149,5 @@ async fn a_burst_of_right_logins_gives_every_place_back() {
             assert_eq!(places_taken(s), 0, "places left taken after the burst");
         }
     }
-    on_every_backend!(scenario);
+    on_backend!(backend, scenario);
 }

@@ -1,10 +1,8 @@
 //! The tRPC HTTP surface (non-streaming): single and batched calls, transformers,
 //! methods, whole-request failures, validation, access, internal errors.
 
-mod common;
-
+use crate::helpers::*;
 use actix_web::test::TestRequest;
-use common::*;
 use gateway_wire::{Transformer, WireConfig};
 use serde_json::{Value, json};
 

@@ -6,7 +6,6 @@
 //! (sets a cookie and a header),
 //! `test.whoami` (protected), `test.adminonly` (admin, validated input).
 //! Callers authenticate with `Authorization: Bearer user` or `Bearer admin`.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,8 +18,7 @@ use actix_web::web::Bytes;
 use actix_web::{App, HttpServer};
 use futures_util::future::BoxFuture;
 use gateway_wire::{
-    Access, Authenticator, CredentialSource, Ctx, Gateway, Identity, Kind, NoInput, Procedure, Registry, RpcError,
-    WireConfig, response_headers,
+    Authenticator, CredentialSource, Ctx, Gateway, Identity, NoInput, Registry, RpcError, WireConfig, response_headers,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -65,47 +63,34 @@ pub struct AdminInput {
 #[serde(transparent)]
 pub struct Raw(#[garde(skip)] pub Value);
 
-macro_rules! procedure {
-    ($name:ident, $path:literal, $kind:ident, $access:ident,
-     |$ctx:ident, $input:ident: $in:ty| -> $out:ty $body:block) => {
-        pub struct $name;
-        impl Procedure for $name {
-            const PATH: &'static str = $path;
-            const KIND: Kind = Kind::$kind;
-            const ACCESS: Access = Access::$access;
-            type Input = $in;
-            type Output = $out;
-            async fn call(&self, $ctx: Ctx, $input: $in) -> Result<$out, RpcError> $body
-        }
-    };
+gateway_wire::procedures! {
+    Echo: "test.echo", Query, Public, |_ctx, input: EchoInput| -> EchoInput { Ok(input) }
+    Add: "test.add", Mutation, Public, |_ctx, input: AddInput| -> Sum { Ok(Sum { sum: input.a + input.b }) }
+    Ping: "test.ping", Query, Public, |_ctx, _input: NoInput| -> String { Ok("pong".into()) }
+    RawEcho: "test.raw", Query, Public, |_ctx, input: Raw| -> Value { Ok(input.0) }
+    Slow: "test.slow", Query, Public, |_ctx, _input: NoInput| -> String {
+        tokio::time::sleep(SLOW).await;
+        Ok("done".into())
+    }
+    Fail: "test.fail", Query, Public, |_ctx, _input: NoInput| -> String {
+        Err(RpcError::internal(format!("connect {SECRET} failed: relation \"users\" does not exist")))
+    }
+    Panic: "test.panic", Query, Public, |_ctx, _input: NoInput| -> String { panic!("boom: {SECRET}") }
+    Throttled: "test.throttled", Query, Public, |_ctx, _input: NoInput| -> String {
+        Err(RpcError::too_many_requests(42))
+    }
+    SetsCookie: "test.cookie", Query, Public, |ctx, _input: NoInput| -> String {
+        ctx.set_cookie(gateway_wire::Cookie::build("flavour", "oat").path("/").http_only(true).finish());
+        ctx.set_header("x-test", "yes");
+        Ok("ok".into())
+    }
+    WhoAmI: "test.whoami", Query, Protected, |ctx, _input: NoInput| -> String {
+        Ok(ctx.caller()?.subject.clone())
+    }
+    AdminOnly: "test.adminonly", Query, Admin, |ctx, input: AdminInput| -> Value {
+        Ok(json!({ "subject": ctx.caller()?.subject, "reason": input.reason }))
+    }
 }
-
-procedure!(Echo, "test.echo", Query, Public, |_ctx, input: EchoInput| -> EchoInput { Ok(input) });
-procedure!(Add, "test.add", Mutation, Public, |_ctx, input: AddInput| -> Sum { Ok(Sum { sum: input.a + input.b }) });
-procedure!(Ping, "test.ping", Query, Public, |_ctx, _input: NoInput| -> String { Ok("pong".into()) });
-procedure!(RawEcho, "test.raw", Query, Public, |_ctx, input: Raw| -> Value { Ok(input.0) });
-procedure!(Slow, "test.slow", Query, Public, |_ctx, _input: NoInput| -> String {
-    tokio::time::sleep(SLOW).await;
-    Ok("done".into())
-});
-procedure!(Fail, "test.fail", Query, Public, |_ctx, _input: NoInput| -> String {
-    Err(RpcError::internal(format!("connect {SECRET} failed: relation \"users\" does not exist")))
-});
-procedure!(Panic, "test.panic", Query, Public, |_ctx, _input: NoInput| -> String { panic!("boom: {SECRET}") });
-procedure!(Throttled, "test.throttled", Query, Public, |_ctx, _input: NoInput| -> String {
-    Err(RpcError::too_many_requests(42))
-});
-procedure!(SetsCookie, "test.cookie", Query, Public, |ctx, _input: NoInput| -> String {
-    ctx.set_cookie(gateway_wire::Cookie::build("flavour", "oat").path("/").http_only(true).finish());
-    ctx.set_header("x-test", "yes");
-    Ok("ok".into())
-});
-procedure!(WhoAmI, "test.whoami", Query, Protected, |ctx, _input: NoInput| -> String {
-    Ok(ctx.caller()?.subject.clone())
-});
-procedure!(AdminOnly, "test.adminonly", Query, Admin, |ctx, input: AdminInput| -> Value {
-    Ok(json!({ "subject": ctx.caller()?.subject, "reason": input.reason }))
-});
 
 /// `Bearer user` is a plain user, `Bearer admin` an administrator; anything else is anonymous.
 pub struct TestAuth;

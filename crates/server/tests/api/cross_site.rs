@@ -3,9 +3,8 @@
 //! the gateway judges state-changing requests by `Origin`, else `Sec-Fetch-Site`. Bearer and
 //! `x-api-key` calls, and clients that are not browsers, are unaffected.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
+use gateway_store::Backend;
 use serde_json::{Value, json};
 
 const EVIL: &str = "https://evil.example.com";
@@ -34,7 +33,7 @@ fn forbidden(r: &Reply) -> bool {
 
 #[actix_web::test]
 async fn state_changing_requests_from_other_sites_are_refused() {
-    let db = fresh_databases().into_iter().next().unwrap();
+    let db = fresh_database(Backend::Sqlite).unwrap();
     let mut settings = settings(&db.url);
     settings.cors_origins = vec![TRUSTED.to_owned()];
     let s = TestServer::start_with(settings).await;
@@ -110,7 +109,7 @@ async fn state_changing_requests_from_other_sites_are_refused() {
 
 #[actix_web::test]
 async fn a_configured_public_origin_replaces_the_host_header() {
-    let db = fresh_databases().into_iter().next().unwrap();
+    let db = fresh_database(Backend::Sqlite).unwrap();
     let mut settings = settings(&db.url);
     settings.public_origin = Some("https://dokploy.example.com".to_owned());
     let s = TestServer::start_with(settings).await;

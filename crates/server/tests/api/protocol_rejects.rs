@@ -5,12 +5,11 @@
 //! answered by actix-http before the application sees them: a bare 400 or 431, no body, and
 //! the connection closed. The README says so; this test holds it to that.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use common::*;
+use crate::helpers::*;
+use gateway_store::Backend;
 use serde_json::Value;
 
 /// Sends raw bytes on a new connection; returns the status line's code, the headers and body.
@@ -28,7 +27,7 @@ fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> (u16, String, Vec<u8>
 
 #[actix_web::test]
 async fn oversized_requests_get_the_error_shape_and_broken_http_a_bare_status() {
-    let db = fresh_databases().into_iter().next().unwrap();
+    let db = fresh_database(Backend::Sqlite).unwrap();
     let s = TestServer::start(&db.url).await;
     let addr = s.addr;
     let host = format!("Host: {addr}\r\nConnection: close\r\n");

@@ -2,11 +2,10 @@
 //! after the body timeout, headers that never complete close the connection after the
 //! header timeout (5 s), and other clients are served all the while.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::helpers::*;
+use gateway_store::Backend;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -14,7 +13,7 @@ use tokio::net::TcpStream;
 const BODY_TIMEOUT: Duration = Duration::from_secs(2);
 
 async fn server() -> TestServer {
-    let db = fresh_databases().into_iter().next().unwrap();
+    let db = fresh_database(Backend::Sqlite).unwrap();
     let mut s = settings(&db.url);
     s.body_timeout_secs = BODY_TIMEOUT.as_secs();
     std::mem::forget(db); // the SQLite file lives as long as the test process

@@ -1,0 +1,23 @@
+//! The gateway over HTTP: real servers on real stores (SQLite, and PostgreSQL when
+//! `TEST_DATABASE_URL` is set), driven as clients drive them. One module per concern.
+
+#[macro_use]
+mod helpers;
+
+mod auth_api;
+mod bad_input;
+mod cors;
+mod cross_site;
+mod hostile_tokens;
+mod logs;
+mod outage;
+mod passwords;
+mod process;
+mod protocol_rejects;
+mod purge;
+mod races;
+mod revocation;
+mod secrets_at_rest;
+mod slow_clients;
+mod throttle;
+mod validation;
