@@ -195,7 +195,9 @@ fn run(work: Work) {
 /// Nice 10 for the calling thread (Linux schedules threads separately).
 fn lower_priority() {
     #[cfg(target_os = "linux")]
-    // SAFETY: setpriority only changes the calling thread's nice value.
+    // SAFETY: setpriority only changes the calling thread's nice value. (No safe wrapper
+    // in a maintained crate sets a thread's, not the process's, priority.)
+    #[allow(unsafe_code)]
     unsafe {
         libc::setpriority(libc::PRIO_PROCESS, 0, 10);
     }

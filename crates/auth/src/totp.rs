@@ -74,7 +74,7 @@ pub fn otpauth_uri(email: &str, secret: &str) -> String {
 /// The URI as an SVG QR code in a data URL.
 pub fn qr_data_url(uri: &str) -> String {
     let svg = QrCode::new(uri.as_bytes())
-        .map(|code| code.render::<svg::Color>().min_dimensions(200, 200).build())
+        .map(|code| code.render::<svg::Color<'_>>().min_dimensions(200, 200).build())
         .expect("an otpauth URI fits in a QR code");
     format!("data:image/svg+xml;base64,{}", data_encoding::BASE64.encode(svg.as_bytes()))
 }

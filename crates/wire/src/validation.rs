@@ -84,7 +84,7 @@ fn control_characters(value: &Value, schema: Option<&Value>, path: &mut Vec<Stri
                 message: "Must not contain control characters".into(),
                 path: path.clone(),
                 code: "invalid_string".into(),
-            })
+            });
         }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {

@@ -107,6 +107,8 @@ fn sqlite_copy(from: &str, to: &str) {
     use std::ffi::CString;
     let (from, to) = (CString::new(from).unwrap(), CString::new(to).unwrap());
     // SAFETY: plain use of the C API: open two handles, copy every page, close both.
+    // (diesel exposes no backup API; the test needs SQLite's own online copy.)
+    #[allow(unsafe_code)]
     unsafe {
         let (mut src, mut dst) = (std::ptr::null_mut(), std::ptr::null_mut());
         assert_eq!(ffi::sqlite3_open(from.as_ptr(), &mut src), ffi::SQLITE_OK);

@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use crate::helpers::*;
-use gateway_store::Backend;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -13,10 +12,10 @@ use tokio::net::TcpStream;
 const BODY_TIMEOUT: Duration = Duration::from_secs(2);
 
 async fn server() -> TestServer {
-    let db = fresh_database(Backend::Sqlite).unwrap();
-    let mut s = settings(&db.url);
+    // The default store: SQLite in the server's own data directory, removed with it.
+    let mut s = settings("unused");
+    s.database_url = None;
     s.body_timeout_secs = BODY_TIMEOUT.as_secs();
-    std::mem::forget(db); // the SQLite file lives as long as the test process
     TestServer::start_with(s).await
 }
 
@@ -30,7 +29,7 @@ async fn read_reply(stream: &mut TcpStream, limit: Duration) -> (String, Duratio
     let mut buf = [0u8; 1024];
     while start.elapsed() < limit {
         match tokio::time::timeout(limit - start.elapsed(), stream.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(0) | Err(_)) | Err(_) => break,
             Ok(Ok(n)) => text.extend_from_slice(&buf[..n]),
         }
         let s = String::from_utf8_lossy(&text);
