@@ -5,36 +5,11 @@ use diesel::prelude::*;
 use crate::schema::{auth, login_challenge, session};
 use crate::{DbConn, StoreError, write_tx};
 
-/// An account's role (Dokploy's `rol` column).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Admin,
-    User,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::User => "user",
-        }
-    }
-}
-
-impl From<Role> for String {
-    fn from(role: Role) -> String {
-        role.as_str().to_owned()
-    }
-}
-
-impl TryFrom<String> for Role {
-    type Error = StoreError;
-    fn try_from(text: String) -> Result<Role, StoreError> {
-        match text.as_str() {
-            "admin" => Ok(Role::Admin),
-            "user" => Ok(Role::User),
-            other => Err(StoreError::Database(format!("unknown role {other:?}"))),
-        }
+text_enum! {
+    /// An account's role (Dokploy's `rol` column).
+    pub enum Role as "role" {
+        Admin = "admin",
+        User = "user",
     }
 }
 

@@ -8,6 +8,9 @@ use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionMa
 use diesel::result::QueryResult;
 use diesel::{Connection, PgConnection, SqliteConnection};
 
+#[macro_use]
+mod text_enum;
+
 mod advisory_lock;
 mod async_store;
 mod connection;

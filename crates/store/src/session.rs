@@ -6,38 +6,13 @@ use crate::auth::AuthRow;
 use crate::schema::{auth, auth_epoch, session};
 use crate::{DbConn, StoreError, write_tx};
 
-/// What a session row stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionKind {
-    /// A browser session (the `auth_session` cookie).
-    Session,
-    /// An API token (Bearer or `x-api-key`).
-    ApiToken,
-}
-
-impl SessionKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SessionKind::Session => "session",
-            SessionKind::ApiToken => "api_token",
-        }
-    }
-}
-
-impl From<SessionKind> for String {
-    fn from(kind: SessionKind) -> String {
-        kind.as_str().to_owned()
-    }
-}
-
-impl TryFrom<String> for SessionKind {
-    type Error = StoreError;
-    fn try_from(text: String) -> Result<SessionKind, StoreError> {
-        match text.as_str() {
-            "session" => Ok(SessionKind::Session),
-            "api_token" => Ok(SessionKind::ApiToken),
-            other => Err(StoreError::Database(format!("unknown session kind {other:?}"))),
-        }
+text_enum! {
+    /// What a session row stands for.
+    pub enum SessionKind as "session kind" {
+        /// A browser session (the `auth_session` cookie).
+        Session = "session",
+        /// An API token (Bearer or `x-api-key`).
+        ApiToken = "api_token",
     }
 }
 
