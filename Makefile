@@ -7,7 +7,7 @@ ifeq ($(origin TEST_DATABASE_URL), undefined)
   endif
 endif
 
-.PHONY: run test test-rust test-clients bench fmt lint openapi compose-up fuzz schemathesis
+.PHONY: run test test-rust test-clients bench fmt lint openapi typescript compose-up fuzz schemathesis
 
 ## Start the gateway on http://127.0.0.1:3000 (SQLite in ./data, nothing else needed).
 run:
@@ -35,9 +35,14 @@ lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-## Regenerate schemas/openapi.json from the procedure registry.
-openapi:
+## Regenerate what the procedure registry describes: schemas/openapi.json and the
+## TypeScript router (clients/typescript/router.ts).
+openapi: typescript
 	cargo run -q -p gateway-server --bin auth-gateway -- openapi > schemas/openapi.json
+
+## Regenerate clients/typescript/router.ts (the AppRouter type for tRPC clients).
+typescript:
+	cargo run -q -p gateway-server --bin auth-gateway -- typescript > clients/typescript/router.ts
 
 compose-up:
 	docker compose up --build

@@ -196,11 +196,23 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// The OpenAPI document, built without touching any configured database.
-pub fn openapi_document() -> anyhow::Result<serde_json::Value> {
-    let dir = tempfile::Builder::new().prefix("auth-gateway-openapi-").tempdir()?;
+/// The gateway as the documents describe it, built without touching any configured
+/// database (a throwaway SQLite store).
+fn documented_gateway<T>(read: impl FnOnce(&gateway_wire::Gateway) -> T) -> anyhow::Result<T> {
+    let dir = tempfile::Builder::new().prefix("auth-gateway-documents-").tempdir()?;
     let settings = Settings::for_documents(dir.path());
-    prepare(&settings).map(|p| p.gateway.openapi().clone())
+    prepare(&settings).map(|p| read(&p.gateway))
+}
+
+/// The OpenAPI document.
+pub fn openapi_document() -> anyhow::Result<serde_json::Value> {
+    documented_gateway(|g| g.openapi().clone())
+}
+
+/// The TypeScript router (`export type AppRouter`) for the transformer of `settings`.
+pub fn typescript_router(settings: &Settings) -> anyhow::Result<String> {
+    let transformer = settings.wire_config().transformer;
+    documented_gateway(|g| gateway_wire::typescript_router(g.registry(), transformer))
 }
 
 #[cfg(test)]

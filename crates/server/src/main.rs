@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use gateway_auth::RootKey;
-use gateway_server::{Settings, logging, openapi_document, prepare, serve};
+use gateway_server::{Settings, logging, openapi_document, prepare, serve, typescript_router};
 
 #[derive(Parser)]
 #[command(name = "auth-gateway", version, about = "A tRPC and OpenAPI gateway serving Dokploy's auth API")]
@@ -30,6 +30,8 @@ enum Command {
     Admin(AdminCommand),
     /// Print the OpenAPI document.
     Openapi,
+    /// Print the TypeScript router (`export type AppRouter`) for tRPC clients.
+    Typescript,
 }
 
 #[derive(Subcommand)]
@@ -99,6 +101,10 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&openapi_document()?)?);
+            Ok(())
+        }
+        Command::Typescript => {
+            print!("{}", typescript_router(&settings)?);
             Ok(())
         }
         Command::Admin(admin) => {

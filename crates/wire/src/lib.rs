@@ -16,6 +16,7 @@ mod registry;
 mod rest;
 mod superjson;
 mod trpc;
+mod typescript;
 mod validation;
 
 pub use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
@@ -32,4 +33,5 @@ pub use registry::{ProcedureInfo, Registry, input_schema};
 pub use rest::coerce_query;
 pub use superjson::{Transformer, deserialize as superjson_deserialize};
 pub use trpc::parse_calls;
+pub use typescript::router as typescript_router;
 pub use validation::decode_input;

@@ -25,6 +25,10 @@ pub struct ProcedureInfo {
     /// `None` for procedures that take no input.
     pub input_schema: Option<Value>,
     pub output_schema: Value,
+    /// The names the input and output types have in their schemas (`Credentials`, `Auth`):
+    /// what generated client types are called.
+    pub input_name: Option<String>,
+    pub output_name: String,
 }
 
 pub(crate) trait ErasedProcedure: Send + Sync {
@@ -127,6 +131,8 @@ impl Registry {
             errors: P::ERRORS,
             input_schema: takes_input.then(|| schema_of::<P::Input>(true)),
             output_schema: schema_of::<P::Output>(false),
+            input_name: takes_input.then(|| P::Input::schema_name().into_owned()),
+            output_name: P::Output::schema_name().into_owned(),
         };
         let erased = Arc::new(Typed { procedure: Arc::new(procedure), info });
         assert!(self.procedures.insert(P::PATH, erased).is_none(), "procedure {} registered twice", P::PATH);

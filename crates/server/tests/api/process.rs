@@ -220,6 +220,15 @@ fn checked_in_openapi_document_is_current() {
 }
 
 #[test]
+fn checked_in_typescript_router_is_current() {
+    let out = gateway(&["typescript"]).env_remove("GATEWAY_TRANSFORMER").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../clients/typescript/router.ts");
+    let checked_in = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(out.stdout == checked_in.as_bytes(), "clients/typescript/router.ts is out of date: run `make typescript`");
+}
+
+#[test]
 fn operator_commands_invite_and_reset_passwords() {
     let tmp = temp_dir("operator");
     let dir = tmp.path();
