@@ -1,0 +1,141 @@
+// What the typed client tests check, for either tRPC client version: compiled once per
+// version against the generated AppRouter (tsc, strict), so that each call must type-check
+// with that version's client and each misuse marked @ts-expect-error must stay an error.
+// Each version's test file supplies its client and runs these flows against a gateway.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TRPCClientError, type createTRPCProxyClient } from '@trpc/client';
+import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
+import type { AppRouter } from '@auth-gateway/trpc';
+import * as h from './harness.mjs';
+
+type Inputs = inferRouterInputs<AppRouter>;
+type Outputs = inferRouterOutputs<AppRouter>;
+
+/** A client of the generated router, v10 or v11 (v11 exports v10's name as an alias). */
+export type Client = ReturnType<typeof createTRPCProxyClient<AppRouter>>;
+
+/** A client for one link kind, with its own cookie jar (or the one given). */
+export type MakeClient = (link: 'batch' | 'stream', jar?: InstanceType<typeof h.CookieJar>) => Client;
+
+/** Whether a call succeeded, read at once (a refusal is an answer here, not a failure). */
+const outcome = (call: Promise<unknown>) => call.then(() => 'fulfilled', () => 'rejected');
+
+/** Compiles only if every procedure takes its inputs and gives its outputs as declared. */
+async function everyProcedure(trpc: Client, invitee: Client, email: string, password: string) {
+  const created: boolean = await trpc.auth.createAdmin.mutate({ email, password });
+  const login = await trpc.auth.login.mutate({ email, password });
+  const authId: string = login.authId;
+  const twoFactor: boolean = login.is2FAEnabled;
+  const me = await trpc.auth.get.query();
+  const role: 'admin' | 'user' = me.rol;
+  const token: string | null = me.token;
+  const secret: null = me.secret;
+  const image: string | null = me.image;
+  const one = await trpc.auth.one.query({ id: me.id });
+  const changed = await trpc.auth.update.mutate({ image: '/typed.png' });
+  const byAdmin = outcome(trpc.auth.updateByAdmin.mutate({ id: 'missing', email: null }));
+  const apiToken = await trpc.auth.generateToken.mutate();
+  const qr = await trpc.auth.generate2FASecret.query();
+  const setup = outcome(trpc.auth.verify2FASetup.mutate({ secret: qr.secret, pin: '000000' }));
+  const pin = outcome(trpc.auth.verifyLogin2FA.mutate({ id: authId, pin: '000000' }));
+  const off = await trpc.auth.disable2FA.mutate();
+  const valid: boolean = await trpc.auth.verifyToken.mutate();
+  const invitation = await trpc.admin.createUserInvitation.mutate({ email: `typed-${Date.now()}@example.com` });
+  const view = await trpc.admin.getUserByToken.query({ token: invitation.token });
+  const registered = outcome(invitee.auth.createUser.mutate({ id: invitation.authId, token: invitation.token, password }));
+  const out: boolean = await trpc.auth.logout.mutate();
+  return {
+    created, twoFactor, role, token, secret, image, one: one.email, changed: changed.image, apiToken: apiToken.token,
+    qr: qr.qrCodeUrl, off: off.is2FAEnabled, valid, expired: view.isExpired, out,
+    outcomes: await Promise.all([byAdmin, setup, pin, registered]),
+  };
+}
+
+/** Never called: each line must be a type error. */
+async function misuses(trpc: Client) {
+  // @ts-expect-error a misspelled procedure
+  await trpc.auth.logn.mutate({ email: 'a@example.com', password: 'password-1' });
+  // @ts-expect-error auth.login without its password
+  await trpc.auth.login.mutate({ email: 'a@example.com' });
+  // @ts-expect-error a wrong field type
+  await trpc.auth.login.mutate({ email: 'a@example.com', password: 12345678 });
+  // @ts-expect-error auth.get is a query, not a mutation
+  await trpc.auth.get.mutate();
+  // @ts-expect-error auth.login is a mutation, not a query
+  await trpc.auth.login.query({ email: 'a@example.com', password: 'password-1' });
+  const me = await trpc.auth.get.query();
+  // @ts-expect-error an output field that does not exist
+  me.password;
+  // @ts-expect-error the role is 'admin' | 'user'
+  const owner: 'owner' = me.rol;
+  // @ts-expect-error input to a procedure that takes none
+  await trpc.auth.get.query({ id: 'x' });
+  // @ts-expect-error an input field the procedure does not have
+  await trpc.auth.one.query({ id: 'x', extra: true });
+  return owner;
+}
+
+// The inferred types are the generated ones.
+const loginInput: Inputs['auth']['login'] = { email: 'a@example.com', password: 'password-1' };
+const authOutput: Outputs['auth']['get']['rol'] = 'admin';
+void [misuses, loginInput, authOutput];
+
+const T = { timeout: 120_000 };
+
+/** The flows against a running gateway, through httpBatchLink and the streaming link. */
+export function typedFlows(version: string, makeClient: MakeClient) {
+  const adminEmail = h.uniqueEmail(`typed${version}`);
+  const adminJar = new h.CookieJar();
+
+  test(`${version}: every procedure through httpBatchLink, typed`, T, async () => {
+    const seen = await everyProcedure(makeClient('batch', adminJar), makeClient('batch'), adminEmail, h.PASSWORD);
+    assert.equal(seen.created, true);
+    assert.equal(seen.role, 'admin');
+    assert.equal(seen.secret, null);
+    assert.equal(seen.changed, '/typed.png');
+    assert.ok(seen.apiToken && seen.qr.startsWith('data:image/svg+xml;base64,'));
+    assert.equal(seen.valid, true);
+    assert.equal(seen.expired, false);
+    assert.equal(seen.out, true);
+    // updateByAdmin on a missing id, a wrong setup pin, a pin without a 2FA challenge: refused.
+    assert.deepEqual(seen.outcomes, ['rejected', 'rejected', 'rejected', 'fulfilled']);
+  });
+
+  test(`${version}: errors are TRPCClientError<AppRouter> with data.code and data.zodError typed`, T, async () => {
+    try {
+      await makeClient('stream').auth.login.mutate({ email: 'not-an-email', password: 'short' });
+      assert.fail('an invalid input must be refused');
+    } catch (cause) {
+      assert.ok(cause instanceof TRPCClientError);
+      const e = cause as TRPCClientError<AppRouter>;
+      const code: string | undefined = e.data?.code;
+      const status: number | undefined = e.data?.httpStatus;
+      const fields: string[] | undefined = e.data?.zodError?.fieldErrors['email'];
+      const paths: Array<string | number>[] | undefined = e.data?.issues?.map((issue) => issue.path);
+      assert.equal(code, 'BAD_REQUEST');
+      assert.equal(status, 400);
+      assert.ok(fields && fields.length > 0, JSON.stringify(e.data));
+      assert.ok(e.data?.zodError?.fieldErrors['password']?.length);
+      assert.ok(paths?.some((path) => path[0] === 'email'), JSON.stringify(paths));
+    }
+  });
+
+  test(`${version}: the streaming link answers the typed calls of one batch`, T, async () => {
+    const admin = makeClient('batch', adminJar);
+    await admin.auth.login.mutate({ email: adminEmail, password: h.PASSWORD });
+    const email = h.uniqueEmail(`typed${version}s`);
+    const invitation = await admin.admin.createUserInvitation.mutate({ email });
+    const jar = new h.CookieJar();
+    await makeClient('batch', jar).auth.createUser.mutate({
+      id: invitation.authId,
+      token: invitation.token,
+      password: h.PASSWORD,
+    });
+    const user = makeClient('stream', jar);
+    const [me, qr] = await Promise.all([user.auth.get.query(), user.auth.generate2FASecret.query()]);
+    assert.equal(me.email, email);
+    assert.equal(me.rol, 'user');
+    assert.ok(qr.secret.length >= 24);
+  });
+}
