@@ -2,7 +2,7 @@
 // version against the generated AppRouter (tsc, strict), so that each call must type-check
 // with that version's client and each misuse marked @ts-expect-error must stay an error.
 // Each version's test file supplies its client and runs these flows against a gateway.
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TRPCClientError, type createTRPCProxyClient } from '@trpc/client';
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
@@ -15,8 +15,15 @@ type Outputs = inferRouterOutputs<AppRouter>;
 /** A client of the generated router, v10 or v11 (v11 exports v10's name as an alias). */
 export type Client = ReturnType<typeof createTRPCProxyClient<AppRouter>>;
 
-/** A client for one link kind, with its own cookie jar (or the one given). */
-export type MakeClient = (link: 'batch' | 'stream', jar?: InstanceType<typeof h.CookieJar>) => Client;
+/** What a link needs, whichever version makes it. */
+export type LinkOptions = {
+  url: string;
+  fetch: typeof globalThis.fetch;
+  headers: () => { cookie?: string };
+};
+
+/** A version's client over httpBatchLink or its streaming link. */
+export type MakeClient = (link: 'batch' | 'stream', options: LinkOptions) => Client;
 
 /** Whether a call succeeded, read at once (a refusal is an answer here, not a failure). */
 const outcome = (call: Promise<unknown>) => call.then(() => 'fulfilled', () => 'rejected');
@@ -83,8 +90,23 @@ void [misuses, loginInput, authOutput];
 
 const T = { timeout: 120_000 };
 
-/** The flows against a running gateway, through httpBatchLink and the streaming link. */
-export function typedFlows(version: string, makeClient: MakeClient) {
+/**
+ * The flows against a gateway of their own, through httpBatchLink and the streaming link;
+ * `b`: the test file's loopback addresses are 127.b.0.N.
+ */
+export function typedFlows(version: string, b: number, make: MakeClient) {
+  let gw: Awaited<ReturnType<typeof h.startGateway>>;
+  before(async () => {
+    gw = await h.startGateway();
+  });
+  after(async () => {
+    if (gw) await gw.stop();
+  });
+  /** A client from its own address, with its own cookie jar (or the one given). */
+  const makeClient = (link: 'batch' | 'stream', jar = new h.CookieJar()) => {
+    const fetch = h.makeFetch({ address: h.nextAddress(b), jar }) as unknown as typeof globalThis.fetch;
+    return make(link, { url: gw.trpcUrl, fetch, headers: () => jar.headers() });
+  };
   const adminEmail = h.uniqueEmail(`typed${version}`);
   const adminJar = new h.CookieJar();
 
