@@ -116,6 +116,9 @@ const output = <T,>() => (): T => {
 };
 ";
 
+/// Names the generated file declares itself.
+const RESERVED: [&str; 3] = ["AppRouter", "Issue", "ZodErrorShape"];
+
 /// Named TypeScript types for object shapes, one name per distinct shape; other types
 /// (`boolean`, say) are written in place.
 #[derive(Default)]
@@ -136,7 +139,8 @@ impl TypeNames {
         if let Some(name) = self.by_shape.get(&shape) {
             return name.clone();
         }
-        let taken = |name: &str| name.is_empty() || self.by_shape.values().any(|n| n == name);
+        let taken =
+            |name: &str| name.is_empty() || RESERVED.contains(&name) || self.by_shape.values().any(|n| n == name);
         let name = if taken(preferred) || !is_identifier(preferred) { fallback } else { preferred }.to_owned();
         let _ = writeln!(self.declarations, "{}export type {name} = {shape};\n", doc_comment(schema, ""));
         self.by_shape.insert(shape, name.clone());
@@ -270,6 +274,16 @@ mod tests {
         assert_eq!(ts_type(&json!({"type": "object"}), 0), "{\n  [key: string]: unknown;\n}");
         assert_eq!(ts_type(&json!({}), 0), "unknown");
         assert_eq!(pascal_case("auth.verify2FASetup"), "AuthVerify2FASetup");
+    }
+
+    #[test]
+    fn one_name_per_shape_and_never_a_reserved_one() {
+        let mut types = TypeNames::default();
+        let (a, b) = (json!({"type": "object", "properties": {"a": {"type": "string"}}}), json!({"type": "object"}));
+        assert_eq!(types.name("Issue", "AuthPingOutput", &a), "AuthPingOutput");
+        assert_eq!(types.name("Other", "AuthOtherOutput", &a), "AuthPingOutput", "the same shape keeps its name");
+        assert_eq!(types.name("AuthPingOutput", "Fallback", &b), "Fallback", "a name another shape has");
+        assert_eq!(types.name("Flag", "X", &json!({"type": "boolean"})), "boolean");
     }
 
     #[test]

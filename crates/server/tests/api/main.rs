@@ -19,5 +19,6 @@ mod races;
 mod revocation;
 mod secrets_at_rest;
 mod slow_clients;
+mod structure;
 mod throttle;
 mod validation;
