@@ -54,7 +54,10 @@ impl AuthService {
             return Err(bad(CREDENTIALS_DO_NOT_MATCH));
         };
 
-        if matched == Matched::Legacy {
+        // A hash of an older form, or cheaper than the configured cost (an older setting, an
+        // imported account), is replaced now that the password is known.
+        let cheaper = password::cost_of(&row.password).is_some_and(|cost| cost < self.config.bcrypt_cost);
+        if matched == Matched::Legacy || cheaper {
             self.rehash(&row, input.password).await?;
         }
         if row.is_2fa_enabled && row.secret.is_some() {
@@ -93,7 +96,7 @@ impl AuthService {
         })
     }
 
-    /// Stores a hash of the current form for a password that matched an older one.
+    /// Stores a hash of the current form and cost for a password that matched an older one.
     async fn rehash(&self, row: &AuthRow, password: String) -> Result<()> {
         let hash = self.hash_password(password).await?;
         let (id, old) = (row.id.clone(), row.password.clone());

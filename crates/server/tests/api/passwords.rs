@@ -1,6 +1,8 @@
 //! Password and second-factor edge cases (auth-api.md §7), on every backend:
 //! - a long password's pre-hash is domain-separated: its SHA-256 digest is not a password;
 //!   hashes made the old way still log in and are replaced at that login;
+//! - a hash cheaper than the configured cost is replaced by one of that cost at the next
+//!   successful login, and only then;
 //! - `auth.updateByAdmin` cannot change the caller's own account (that takes the current
 //!   password, through `auth.update`);
 //! - `auth.verify2FASetup` refuses secrets weaker than the ones the gateway makes.
@@ -99,4 +101,32 @@ async fn two_factor_setup_refuses_secrets_weaker_than_its_own(#[case] backend: B
         assert_eq!(me.ok()["is2FAEnabled"], false);
     }
     on_backend!(backend, scenario);
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[actix_web::test]
+async fn cheaper_hashes_are_rehashed_at_the_configured_cost_when_their_password_logs_in(#[case] backend: Backend) {
+    let cost = |hash: &str| hash.parse::<bcrypt::HashParts>().unwrap().get_cost();
+    if let Some(db) = fresh_database(backend) {
+        let before = TestServer::start(&db.url).await;
+        admin(&before).await;
+        assert_eq!(cost(&stored_hash(&before, ADMIN_EMAIL)), 4);
+        before.stop().await;
+
+        let mut settings = settings(&db.url);
+        settings.bcrypt_cost = 5;
+        let s = TestServer::start_with(settings).await;
+        let login = |password: &str| {
+            let (b, body) = (s.browser(), json!({"email": ADMIN_EMAIL, "password": password}));
+            async move { b.mutation("auth.login", body).await }
+        };
+        login("wrong-password").await.fails(400, "BAD_REQUEST", "Credentials do not match");
+        assert_eq!(cost(&stored_hash(&s, ADMIN_EMAIL)), 4, "a wrong password changes nothing");
+        login(ADMIN_PASSWORD).await.ok();
+        assert_eq!(cost(&stored_hash(&s, ADMIN_EMAIL)), 5);
+        login(ADMIN_PASSWORD).await.ok();
+        s.stop().await;
+    }
 }
