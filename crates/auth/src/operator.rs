@@ -1,7 +1,7 @@
 //! Operator commands (the `admin` subcommands of the binary): escape hatches by email.
 
 use gateway_store::auth::{self, AuthChanges};
-use gateway_store::{DbConn, StoreError};
+use gateway_store::{DbConn, StoreError, session};
 use gateway_wire::RpcError;
 
 use crate::AuthService;
@@ -24,6 +24,12 @@ impl AuthService {
     /// Clears an account's failed-attempt counter; returns the account's id.
     pub async fn unlock(&self, email: String) -> Result<String> {
         self.on_account(email, |c, id| throttle::unlock(c, id).map(drop)).await
+    }
+
+    /// Turns 2FA off for the account that has `email` and ends its browser sessions (its
+    /// owner lost their authenticator); returns the account's id.
+    pub async fn disable_2fa_by_email(&self, email: String) -> Result<String> {
+        self.on_account(email, |c, id| session::disable_2fa_ending_browser_sessions(c, id).map(drop)).await
     }
 
     /// Runs an operator command on the account that has `email`; returns the account's id.

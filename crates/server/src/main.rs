@@ -52,6 +52,13 @@ enum AdminCommand {
         #[arg(long)]
         email: String,
     },
+    /// Turn an account's 2FA off (its owner lost their authenticator) and end its browser
+    /// sessions; its API token keeps working.
+    #[command(name = "disable-2fa")]
+    Disable2fa {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -131,6 +138,10 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 AdminCommand::Invite { email } => {
                     let invitation = runtime.block_on(prepared.service.invite(None, email))?;
                     println!("{}", serde_json::to_string_pretty(&invitation)?);
+                }
+                AdminCommand::Disable2fa { email } => {
+                    let id = runtime.block_on(prepared.service.disable_2fa_by_email(email))?;
+                    println!("2FA turned off for {id}; its browser sessions are ended");
                 }
             }
             Ok(())

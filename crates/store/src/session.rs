@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use crate::auth::AuthRow;
-use crate::schema::{auth, auth_epoch, session};
+use crate::schema::{auth, auth_epoch, login_challenge, session};
 use crate::{DbConn, StoreError, write_tx};
 
 text_enum! {
@@ -96,4 +96,19 @@ pub fn delete_expired(conn: &mut DbConn, now: i64, limit: i64) -> Result<usize, 
         return Ok(0);
     }
     Ok(diesel::delete(session::table.filter(session::id.eq_any(expired))).execute(conn)?)
+}
+
+/// Turns 2FA off and, in the same transaction, ends the account's browser sessions and
+/// pending 2FA challenges (operator recovery: its owner lost their authenticator). The API
+/// token stays: scripts do not use the second factor. False when no account has `id`.
+pub fn disable_2fa_ending_browser_sessions(conn: &mut DbConn, id: &str) -> Result<bool, StoreError> {
+    write_tx(conn, |c| {
+        let off =
+            (auth::secret.eq(None::<String>), auth::is_2fa_enabled.eq(false), auth::totp_last_step.eq(None::<i64>));
+        let changed = diesel::update(auth::table.find(id)).set(off).execute(c)?;
+        let browser = SessionKind::Session.as_str();
+        diesel::delete(session::table.filter(session::auth_id.eq(id)).filter(session::kind.eq(browser))).execute(c)?;
+        diesel::delete(login_challenge::table.filter(login_challenge::auth_id.eq(id))).execute(c)?;
+        Ok(changed == 1)
+    })
 }

@@ -371,6 +371,31 @@ fn challenges(#[case] backend: Backend) {
 #[rstest]
 #[case::sqlite(Backend::Sqlite)]
 #[case::postgres(Backend::Postgres)]
+fn disabling_2fa_ends_browser_sessions_and_challenges_and_keeps_the_api_token(#[case] backend: Backend) {
+    on(backend, |store| {
+        let mut conn = store.conn().unwrap();
+        make_admin(&mut conn);
+        let on = AuthChanges { secret: Some(Some("S".into())), is_2fa_enabled: Some(true), ..Default::default() };
+        auth::update(&mut conn, "a1", &on).unwrap();
+        assert!(auth::accept_totp_step(&mut conn, "a1", 7).unwrap());
+        session::insert(&mut conn, &session_row("browser", "a1", SessionKind::Session, 4_000_000_000)).unwrap();
+        session::insert(&mut conn, &session_row("script", "a1", SessionKind::ApiToken, 4_000_000_000)).unwrap();
+        let challenge = ChallengeRow { id: "c1".into(), auth_id: "a1".into(), expires_at: 4_000_000_000, failures: 0 };
+        challenge::insert(&mut conn, &challenge).unwrap();
+
+        assert!(session::disable_2fa_ending_browser_sessions(&mut conn, "a1").unwrap());
+        let row = auth::find_by_id(&mut conn, "a1").unwrap().unwrap();
+        assert_eq!((row.secret, row.is_2fa_enabled, row.totp_last_step), (None, false, None));
+        assert_eq!(session::find(&mut conn, "browser").unwrap(), None);
+        assert!(session::find(&mut conn, "script").unwrap().is_some());
+        assert_eq!(challenge::find(&mut conn, "c1").unwrap(), None);
+        assert!(!session::disable_2fa_ending_browser_sessions(&mut conn, "nobody").unwrap());
+    });
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 fn deleting_an_account_cascades(#[case] backend: Backend) {
     on(backend, |store| {
         let mut conn = store.conn().unwrap();

@@ -305,6 +305,64 @@ fn operator_commands_invite_and_reset_passwords() {
     assert!(!unknown.status.success());
 }
 
+/// A user who lost their authenticator: `admin disable-2fa` turns 2FA off and ends the
+/// browser sessions, the API token keeps working, and the password alone logs in again.
+#[test]
+fn operator_disable_2fa_ends_browser_sessions_and_lets_the_password_log_in() {
+    let tmp = temp_dir("disable-2fa");
+    let (dir, d) = (tmp.path(), tmp.path().to_str().unwrap());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let client = reqwest::Client::new();
+    let call = |base: &str, method: &str, path: &str, body: Value, cookie: &str| {
+        let request = if method == "GET" {
+            client.get(format!("{base}/api/{path}"))
+        } else {
+            client.post(format!("{base}/api/{path}")).json(&body)
+        };
+        let request = request.header("cookie", cookie.to_owned());
+        async move {
+            let r = request.send().await.unwrap();
+            let cookie =
+                r.headers().get("set-cookie").map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned());
+            (r.status().as_u16(), cookie, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let creds = json!({"email": "a@example.com", "password": "password-1"});
+    let mut p = Process::start(dir, &[]);
+    let (session, token) = rt.block_on(async {
+        let (_, cookie, _) = call(&p.base, "POST", "auth.createAdmin", creds.clone(), "").await;
+        let session = cookie.unwrap();
+        let (_, _, secret) = call(&p.base, "GET", "auth.generate2FASecret", Value::Null, &session).await;
+        let secret = secret["secret"].as_str().unwrap().to_owned();
+        let step = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64 / 30;
+        let pin = gateway_auth::totp_code_at(&secret, step).unwrap();
+        let setup = json!({"secret": secret, "pin": pin});
+        assert_eq!(call(&p.base, "POST", "auth.verify2FASetup", setup, &session).await.0, 200);
+        let (_, _, me) = call(&p.base, "POST", "auth.generateToken", json!({}), &session).await;
+        let (_, _, login) = call(&p.base, "POST", "auth.login", creds.clone(), "").await;
+        assert_eq!(login["is2FAEnabled"], true);
+        (session, me["token"].as_str().unwrap().to_owned())
+    });
+    p.terminate();
+
+    let off = gateway(&["admin", "disable-2fa", "--email", "A@example.com", "--data-dir", d]).output().unwrap();
+    assert!(off.status.success(), "{}", String::from_utf8_lossy(&off.stderr));
+    let unknown =
+        gateway(&["admin", "disable-2fa", "--email", "nobody@example.com", "--data-dir", d]).output().unwrap();
+    assert!(!unknown.status.success());
+
+    let p = Process::start(dir, &[]);
+    rt.block_on(async {
+        assert_eq!(call(&p.base, "GET", "auth.get", Value::Null, &session).await.0, 401, "the browser session ended");
+        let bearer = client.get(format!("{}/api/auth.get", p.base)).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(bearer.status(), 200, "the API token still works");
+        let (status, cookie, login) = call(&p.base, "POST", "auth.login", creds.clone(), "").await;
+        assert_eq!((status, &login["is2FAEnabled"]), (200, &json!(false)));
+        let (_, _, me) = call(&p.base, "GET", "auth.get", Value::Null, &cookie.unwrap()).await;
+        assert_eq!((&me["is2FAEnabled"], &me["secret"]), (&json!(false), &Value::Null));
+    });
+}
+
 #[tokio::test]
 async fn two_replicas_on_one_postgres_share_sessions_revocations_and_throttles() {
     let Some(db) = fresh_database(Backend::Postgres) else { return };
