@@ -56,8 +56,7 @@ impl AuthService {
 
         // A hash of an older form, or cheaper than the configured cost (an older setting, an
         // imported account), is replaced now that the password is known.
-        let cheaper = password::cost_of(&row.password).is_some_and(|cost| cost < self.config.bcrypt_cost);
-        if matched == Matched::Legacy || cheaper {
+        if matched == Matched::Outdated {
             self.rehash(&row, input.password).await?;
         }
         if row.is_2fa_enabled && row.secret.is_some() {
@@ -90,9 +89,10 @@ impl AuthService {
     /// Checks a password against an account's hash, or for an unknown `email` against a
     /// dummy hash: same answer, about the same time (see `dummy.rs`).
     pub(crate) async fn verify_password(&self, plain: &str, hash: Option<&str>, email: &str) -> Result<Matched> {
+        let cost = self.config.bcrypt_cost;
         Ok(match hash {
-            Some(hash) => self.passwords.verify(plain, hash).await?,
-            None => self.passwords.verify(plain, &self.dummies.for_email(email)).await?,
+            Some(hash) => self.passwords.verify(plain, hash, cost).await?,
+            None => self.passwords.verify(plain, &self.dummies.for_email(email), cost).await?,
         })
     }
 

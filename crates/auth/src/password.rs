@@ -54,11 +54,6 @@ pub fn hash(password: &str, cost: u32) -> Result<String, bcrypt::BcryptError> {
     bcrypt::hash(bcrypt_input(password).as_slice(), cost)
 }
 
-/// The cost a stored bcrypt hash was made with, if it is one.
-pub fn cost_of(stored: &str) -> Option<u32> {
-    stored.parse::<bcrypt::HashParts>().ok().map(|parts| parts.get_cost())
-}
-
 /// A hash of 32 random bytes: an account with it has no usable password.
 pub fn unusable(cost: u32) -> String {
     let secret = data_encoding::BASE64.encode(&crate::ids::random_bytes::<32>());

@@ -136,18 +136,20 @@ impl PasswordPool {
         rx.await.map_err(|_| RpcError::internal("a CPU task failed"))
     }
 
-    /// Whether `password` matches the bcrypt hash `stored`. A long password is also checked
-    /// the way it was pre-hashed before (side by side, in one batch where lanes are free).
-    pub async fn verify(&self, password: &str, stored: &str) -> Result<Matched, RpcError> {
+    /// Whether `password` matches the bcrypt hash `stored`, and whether that hash should be
+    /// replaced: made the way long passwords were pre-hashed before (checked side by side, in
+    /// one batch where lanes are free), or at a cost below `cost`.
+    pub async fn verify(&self, password: &str, stored: &str, cost: u32) -> Result<Matched, RpcError> {
         let Some(check) = password::Check::new(password, stored) else { return Ok(Matched::No) };
+        let cheaper = check.cost() < cost;
         let current = self.check(check);
         let legacy = password::Check::legacy(password, stored).map(|c| self.check(c));
         let failed = |_| RpcError::internal("a password check failed");
         if current.await.map_err(failed)? {
-            return Ok(Matched::Yes);
+            return Ok(if cheaper { Matched::Outdated } else { Matched::Yes });
         }
         match legacy {
-            Some(legacy) => Ok(if legacy.await.map_err(failed)? { Matched::Legacy } else { Matched::No }),
+            Some(legacy) => Ok(if legacy.await.map_err(failed)? { Matched::Outdated } else { Matched::No }),
             None => Ok(Matched::No),
         }
     }
@@ -164,8 +166,8 @@ impl PasswordPool {
 pub enum Matched {
     No,
     Yes,
-    /// Through the pre-hash long passwords had before: store a new hash.
-    Legacy,
+    /// Through a hash of an older form or a lower cost: store a new hash.
+    Outdated,
 }
 
 impl Matched {
@@ -217,7 +219,7 @@ mod tests {
             let (pool, stored) = (&pool, &stored);
             async move {
                 let guess = format!("password-{}", (if i < 8 { i } else { i + 1 }) % 8);
-                (i, pool.verify(&guess, &stored[i % 8]).await.unwrap().yes())
+                (i, pool.verify(&guess, &stored[i % 8], 4).await.unwrap().yes())
             }
         });
         let (answers, task) = tokio::join!(futures_util::future::join_all(checks), pool.run(|| 6 * 7));

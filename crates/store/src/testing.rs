@@ -37,11 +37,6 @@ pub fn fresh(backend: Backend) -> Option<TestDb> {
     }
 }
 
-/// A fresh database on each backend that can be tested here.
-pub fn fresh_all() -> Vec<TestDb> {
-    [Backend::Sqlite, Backend::Postgres].into_iter().filter_map(fresh).collect()
-}
-
 pub fn fresh_sqlite() -> TestDb {
     let dir = tempfile::Builder::new().prefix("gw_test_").tempdir().expect("a temporary directory");
     let url = format!("sqlite://{}", dir.path().join("db.sqlite").display());

@@ -21,14 +21,14 @@ pub(crate) async fn handle(
     let registry = registry.into_inner();
     let ctx = context(&req, &config, &registry);
     // Looked up here for the query's input schema and for `Allow`; the dispatcher judges it.
-    let info = procedure_path(&req).and_then(|path| Ok((registry.find(&path)?.info().clone(), path)));
+    let info = procedure_path(&req).and_then(|path| Ok((registry.find(&path)?.info(), path)));
     let dispatcher = Dispatcher { registry: registry.clone(), method_override: false, transformer: Transformer::Json };
     let result = match info {
-        Ok((info, path)) => match decode(&req, payload, &config, &info, path).await {
-            Ok(call) => dispatcher.dispatch(ctx.clone(), call).await,
-            Err(e) => Err(e),
+        Ok((info, path)) => {
+            let answer =
+                async { dispatcher.dispatch(ctx.clone(), decode(&req, payload, &config, info, path).await?).await };
+            answer.await.map_err(|e| (e, Some(info.kind)))
         }
-        .map_err(|e| (e, Some(info.kind))),
         Err(e) => Err((e, None)),
     };
     match result {

@@ -13,7 +13,6 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use crate::procedure::Kind;
 use crate::registry::Registry;
 use crate::superjson::Transformer;
 
@@ -28,10 +27,7 @@ pub fn router(registry: &Registry, transformer: Transformer) -> String {
             .as_ref()
             .map(|schema| types.name(info.input_name.as_deref().unwrap_or_default(), &format!("{base}Input"), schema));
         let output = types.name(&info.output_name, &format!("{base}Output"), &info.output_schema);
-        let kind = match info.kind {
-            Kind::Query => "query",
-            Kind::Mutation => "mutation",
-        };
+        let kind = info.kind.name();
         let input = input.map(|t| format!(".input(input<{t}>())")).unwrap_or_default();
         root.insert(info.path, info.summary, format!("t.procedure{input}.{kind}(output<{output}>())"));
     }
