@@ -59,6 +59,19 @@ export type TwoFactorSecret = {
   secret: string;
 };
 
+/** `auth.generateBackupCodes`: proof that the caller holds the account now, a current pin or the password (a stolen session alone cannot mint codes). */
+export type GenerateBackupCodesInput = {
+  /** The account's password, when no pin is given. */
+  password?: string | null;
+  /** A current code from the authenticator app. */
+  pin?: string | null;
+};
+
+export type BackupCodes = {
+  /** Ten single-use codes; any earlier set no longer works. */
+  codes: Array<string>;
+};
+
 export type LoginOutput = {
   authId: string;
   is2FAEnabled: boolean;
@@ -94,6 +107,7 @@ export type Verify2faSetupInput = {
 
 export type VerifyLogin2faInput = {
   id: string;
+  /** A code from the authenticator app, or one of the backup codes (`k7m2q-xv9rt`). */
   pin: string;
 };
 
@@ -135,10 +149,12 @@ const appRouter = t.router({
     createAdmin: t.procedure.input(input<Credentials>()).mutation(output<boolean>()),
     /** Registers an invited user with the invitation token and signs it in */
     createUser: t.procedure.input(input<CreateUserInput>()).mutation(output<boolean>()),
-    /** Turns off 2FA */
+    /** Turns off 2FA; its backup codes are deleted */
     disable2FA: t.procedure.mutation(output<Auth>()),
     /** A fresh TOTP secret and its QR code */
     generate2FASecret: t.procedure.query(output<TwoFactorSecret>()),
+    /** Ten single-use 2FA backup codes, shown once; any earlier set stops working */
+    generateBackupCodes: t.procedure.input(input<GenerateBackupCodesInput>()).mutation(output<BackupCodes>()),
     /** Issues a new API token; the previous one stops working */
     generateToken: t.procedure.mutation(output<Auth>()),
     /** The caller's account */
@@ -155,7 +171,7 @@ const appRouter = t.router({
     updateByAdmin: t.procedure.input(input<UpdateByAdminInput>()).mutation(output<Auth>()),
     /** Turns on 2FA with a secret and a pin generated from it */
     verify2FASetup: t.procedure.input(input<Verify2faSetupInput>()).mutation(output<Auth>()),
-    /** Completes a 2FA login with a pin */
+    /** Completes a 2FA login with a pin or a backup code */
     verifyLogin2FA: t.procedure.input(input<VerifyLogin2faInput>()).mutation(output<boolean>()),
     /** Answers true for a valid session or API token */
     verifyToken: t.procedure.mutation(output<boolean>()),

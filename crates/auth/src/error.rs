@@ -46,6 +46,7 @@ impl From<AuthError> for RpcError {
 }
 
 pub const CREDENTIALS_DO_NOT_MATCH: &str = "Credentials do not match";
+pub const CURRENT_PASSWORD_INCORRECT: &str = "Current password is incorrect";
 pub const EMAIL_EXISTS: &str = "Email already exists";
 pub const INVALID_2FA_CODE: &str = "Invalid 2FA code";
 pub const INVALID_TOKEN: &str = "Invalid token";

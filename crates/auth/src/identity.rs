@@ -14,32 +14,43 @@ use crate::account::{AccountRole, Auth};
 use crate::cache::Cache;
 use crate::error::Result;
 use crate::ids::unix_now;
+use crate::legacy::{is_legacy, legacy_session_id};
 use crate::sessions::SESSION_COOKIE;
 
 impl AuthService {
-    /// The identity behind one credential, if it is valid right now.
+    /// The identity behind one credential, if it is valid right now: a token the gateway
+    /// minted, or a session or API token imported from Dokploy (`legacy.rs`).
     async fn resolve(&self, ctx: &Ctx, token: &str, source: CredentialSource) -> Result<Option<Identity>> {
-        let Some(claims) = self.token_cache.verify(&self.root_key, token) else {
-            return Ok(None);
-        };
         let expected = if source == CredentialSource::Cookie { SessionKind::Session } else { SessionKind::ApiToken };
-        if claims.kind != expected {
-            return Ok(None);
-        }
-        let Some(found) = self.find_session(&claims.session_id).await? else {
+        let (mut session_id, signed_for) = match self.token_cache.verify(&self.root_key, token) {
+            Some(claims) if claims.kind == expected => (claims.session_id, Some(claims.auth_id)),
+            Some(_) => return Ok(None),
+            None => match legacy_session_id(token) {
+                Some(id) => (id, None),
+                None => return Ok(None),
+            },
+        };
+        let Some(found) = self.find_session(&session_id).await? else {
             return Ok(None);
         };
         let (row, now) = (&found.session, unix_now());
-        if row.auth_id != claims.auth_id || row.kind != expected || row.expires_at <= now {
+        let signed_for_other = signed_for.is_some_and(|auth_id| auth_id != row.auth_id);
+        if signed_for_other || row.kind != expected || row.expires_at <= now {
             return Ok(None);
         }
         if source == CredentialSource::Cookie {
-            self.refresh_if_old(ctx, row.clone(), now).await?;
+            if is_legacy(&session_id) {
+                if let Some(swapped) = self.swap_legacy_session(ctx, row, now).await? {
+                    session_id = swapped;
+                }
+            } else {
+                self.refresh_if_old(ctx, row.clone(), now).await?;
+            }
         }
         Ok(Some(Identity {
             subject: found.account.id.clone(),
             admin: found.account.rol == AccountRole::Admin,
-            session_id: claims.session_id,
+            session_id,
             source,
             details: Some(found.account.clone()),
         }))

@@ -9,6 +9,7 @@ mod audit;
 
 mod account;
 mod api_tokens;
+mod backup_codes;
 mod bootstrap;
 mod cache;
 mod config;
@@ -17,7 +18,9 @@ mod dummy;
 mod error;
 mod identity;
 mod ids;
+mod import;
 mod invitations;
+mod legacy;
 mod login;
 mod operator;
 mod password;
@@ -35,6 +38,7 @@ mod two_factor;
 pub use config::AuthConfig;
 pub use device::DEVICE_COOKIE;
 pub use error::AuthError;
+pub use import::{ImportReport, import_dokploy};
 pub use invitations::Invitation;
 pub use procedures::register;
 pub use purge::{Purged, maintain};
@@ -57,6 +61,7 @@ pub struct AuthService {
     throttle: throttle::Throttle,
     devices: device::DeviceKey,
     sealer: sealed::Sealer,
+    backup_codes: backup_codes::BackupCodeKey,
 }
 
 impl AuthService {
@@ -72,6 +77,7 @@ impl AuthService {
             throttle: throttle::Throttle::new(config.clone()),
             devices: device::DeviceKey::new(&root_key),
             sealer: sealed::Sealer::new(&root_key),
+            backup_codes: backup_codes::BackupCodeKey::new(&root_key),
             config,
             root_key,
         }

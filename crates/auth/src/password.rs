@@ -90,6 +90,12 @@ impl Check {
         Self::with_input(&legacy_bcrypt_input(password)?, stored)
     }
 
+    /// The check of a long password the way Dokploy's bcrypt made its hash: only its first
+    /// 72 bytes count. `None` for passwords of 72 bytes or fewer (those hash alike).
+    pub fn truncated(password: &str, stored: &str) -> Option<Check> {
+        (password.len() > 72).then(|| Self::with_input(&password.as_bytes()[..72], stored))?
+    }
+
     fn with_input(input: &[u8], stored: &str) -> Option<Check> {
         let parts: bcrypt::HashParts = stored.parse().ok()?;
         // The parser reads any two digits; bcrypt defines costs 4 to 31, and we check up to MAX_COST.
@@ -203,6 +209,18 @@ mod tests {
         assert!(Check::legacy(&long, &old).is_some_and(|c| check_all(&[c])[0]));
         assert!(Check::legacy(&"x".repeat(72), &old).is_none(), "short passwords have no legacy form");
         assert!(Check::legacy(&"y".repeat(100), &old).is_some_and(|c| !check_all(&[c])[0]));
+    }
+
+    #[test]
+    fn a_truncating_hash_of_a_long_password_matches_only_through_the_truncated_check() {
+        let long = format!("{}tail", "é".repeat(36));
+        // What Node's bcrypt and bcryptjs store: the first 72 bytes, the rest dropped.
+        let dokploy = bcrypt::hash(&long.as_bytes()[..72], 4).unwrap();
+        assert!(!verify(&long, &dokploy));
+        assert!(Check::truncated(&long, &dokploy).is_some_and(|c| check_all(&[c])[0]));
+        assert!(Check::truncated(&"é".repeat(36), &dokploy).is_none(), "72 bytes hash alike");
+        // The gateway's own hash of it never matches the truncated form.
+        assert!(Check::truncated(&long, &hash(&long, 4).unwrap()).is_some_and(|c| !check_all(&[c])[0]));
     }
 
     #[test]

@@ -137,21 +137,28 @@ impl PasswordPool {
     }
 
     /// Whether `password` matches the bcrypt hash `stored`, and whether that hash should be
-    /// replaced: made the way long passwords were pre-hashed before (checked side by side, in
-    /// one batch where lanes are free), or at a cost below `cost`.
+    /// replaced: made in an older form (a long password pre-hashed the way the gateway once
+    /// did, or truncated to 72 bytes as Dokploy's bcrypt did), checked side by side in one
+    /// batch where lanes are free, or at a cost below `cost`.
     pub async fn verify(&self, password: &str, stored: &str, cost: u32) -> Result<Matched, RpcError> {
         let Some(check) = password::Check::new(password, stored) else { return Ok(Matched::No) };
         let cheaper = check.cost() < cost;
         let current = self.check(check);
-        let legacy = password::Check::legacy(password, stored).map(|c| self.check(c));
+        let older: Vec<_> = [password::Check::legacy(password, stored), password::Check::truncated(password, stored)]
+            .into_iter()
+            .flatten()
+            .map(|c| self.check(c))
+            .collect();
         let failed = |_| RpcError::internal("a password check failed");
         if current.await.map_err(failed)? {
             return Ok(if cheaper { Matched::Outdated } else { Matched::Yes });
         }
-        match legacy {
-            Some(legacy) => Ok(if legacy.await.map_err(failed)? { Matched::Outdated } else { Matched::No }),
-            None => Ok(Matched::No),
+        for older in older {
+            if older.await.map_err(failed)? {
+                return Ok(Matched::Outdated);
+            }
         }
+        Ok(Matched::No)
     }
 
     fn check(&self, check: password::Check) -> tokio::sync::oneshot::Receiver<bool> {

@@ -7,6 +7,7 @@ use gateway_wire::{NoInput, Registry};
 
 use crate::AuthService;
 use crate::account::{Auth, IdInput};
+use crate::backup_codes::{BackupCodes, GenerateBackupCodesInput};
 use crate::identity::SessionAuthenticator;
 use crate::invitations::{CreateUserInput, Invitation, InvitationInput, InvitationView, TokenInput};
 use crate::login::{Credentials, LoginOutput};
@@ -38,9 +39,11 @@ gateway_wire::procedures! {
     Verify2faSetup: "auth.verify2FASetup", Mutation, Protected, Verify2faSetupInput => Auth, verify_2fa_setup,
         "Turns on 2FA with a secret and a pin generated from it";
     VerifyLogin2fa: "auth.verifyLogin2FA", Mutation, Public, VerifyLogin2faInput => bool, verify_login_2fa,
-        "Completes a 2FA login with a pin", errors: [Unauthorized];
+        "Completes a 2FA login with a pin or a backup code", errors: [Unauthorized];
     Disable2fa: "auth.disable2FA", Mutation, Protected, NoInput => Auth, disable_2fa,
-        "Turns off 2FA";
+        "Turns off 2FA; its backup codes are deleted";
+    GenerateBackupCodes: "auth.generateBackupCodes", Mutation, Protected, GenerateBackupCodesInput => BackupCodes, generate_backup_codes,
+        "Ten single-use 2FA backup codes, shown once; any earlier set stops working";
     VerifyToken: "auth.verifyToken", Mutation, Protected, NoInput => bool, verify_token,
         "Answers true for a valid session or API token";
     CreateUserInvitation: "admin.createUserInvitation", Mutation, Admin, InvitationInput => Invitation, create_user_invitation,

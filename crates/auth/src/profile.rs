@@ -11,10 +11,8 @@ use serde::Deserialize;
 
 use crate::AuthService;
 use crate::account::Auth;
-use crate::error::{Result, auth_not_found, bad, email_taken};
+use crate::error::{CURRENT_PASSWORD_INCORRECT, Result, auth_not_found, bad, email_taken};
 use crate::throttle::Keys;
-
-const CURRENT_PASSWORD_INCORRECT: &str = "Current password is incorrect";
 
 /// The fields of the seed's update body that are used; `rol`, `secret`, `token`,
 /// `is2FAEnabled`, `id` and `createdAt` are accepted and ignored (no self-promotion).

@@ -69,7 +69,7 @@ impl AuthService {
         })
     }
 
-    fn session_cookie(&self, token: String) -> Cookie<'static> {
+    pub(crate) fn session_cookie(&self, token: String) -> Cookie<'static> {
         let ttl = self.config.session_ttl.as_secs() as i64;
         cookie(SESSION_COOKIE, token, "/", ttl, self.config.cookie_secure)
     }

@@ -5,13 +5,14 @@ use std::sync::Arc;
 
 use garde::Validate;
 use gateway_store::auth::{self, AuthChanges};
-use gateway_store::{DbConn, StoreError, challenge};
+use gateway_store::{DbConn, StoreError, backup_code, challenge};
 use gateway_wire::{Ctx, NoInput, RpcError};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::AuthService;
 use crate::account::Auth;
+use crate::backup_codes::is_backup_code;
 use crate::error::{INVALID_2FA_CODE, Result, auth_not_found, bad};
 use crate::ids::{hex_token, unix_now};
 use crate::sealed::Column;
@@ -47,8 +48,9 @@ fn strong_base32(secret: &str, _: &()) -> garde::Result {
 
 #[derive(Debug, Deserialize, Validate, JsonSchema)]
 pub struct VerifyLogin2faInput {
-    #[garde(length(chars, min = 6, max = 10))]
-    #[schemars(length(min = 6, max = 10))]
+    /// A code from the authenticator app, or one of the backup codes (`k7m2q-xv9rt`).
+    #[garde(length(chars, min = 6, max = 16))]
+    #[schemars(length(min = 6, max = 16))]
     pub pin: String,
     #[garde(length(chars, min = 1, max = 64))]
     #[schemars(length(min = 1, max = 64))]
@@ -104,13 +106,11 @@ impl AuthService {
         let attempt = self.begin_attempt(ctx, keys, Some(&input.id)).await?;
         let row = self.load_auth(input.id.clone()).await?;
         let secret = row.secret.as_deref().and_then(|s| self.sealer.open(Column::TotpSecret, &row.id, s));
-        let step = secret.and_then(|s| totp::matching_step(&s, &input.pin, unix_now()));
-        let accepted = match step {
-            // Remembering the accepted step refuses a replay of the same code.
-            Some(step) => {
-                let id = row.id.clone();
-                self.store.run(move |c| auth::accept_totp_step(c, &id, step)).await?
-            }
+        // A pin is accepted once (its step is remembered), a backup code once (it is deleted).
+        let backup = is_backup_code(&input.pin);
+        let accepted = match secret {
+            Some(_) if backup => self.spend_backup_code(&row.id, &input.pin).await?,
+            Some(secret) => self.accept_pin(&row.id, &secret, &input.pin).await?,
             None => false,
         };
         let settled = attempt.settle();
@@ -133,7 +133,7 @@ impl AuthService {
             })
             .await?;
         ctx.set_cookie(removal_cookie(CHALLENGE_COOKIE, self.config.cookie_secure));
-        audit!(ctx, "login_succeeded", auth_id = %row.id, second_factor = true);
+        audit!(ctx, "login_succeeded", auth_id = %row.id, second_factor = true, backup_code = backup);
         self.start_session(ctx, row.id).await?;
         Ok(true)
     }
@@ -142,7 +142,14 @@ impl AuthService {
         let auth_id = ctx.caller()?.subject.clone();
         let id = auth_id.clone();
         let changes = AuthChanges { secret: Some(None), is_2fa_enabled: Some(false), ..Default::default() };
-        let row = self.store.run(move |c| auth::update(c, &id, &changes)).await?.ok_or_else(auth_not_found)?;
+        let row = self
+            .store
+            .run(move |c| {
+                backup_code::delete_all(c, &id)?;
+                auth::update(c, &id, &changes)
+            })
+            .await?
+            .ok_or_else(auth_not_found)?;
         audit!(ctx, "2fa_disabled", auth_id = %auth_id);
         Ok(self.view(row))
     }

@@ -6,7 +6,7 @@ use crate::auth::NewAuth;
 use crate::schema::{admin, auth};
 use crate::{DbConn, StoreError, write_tx};
 
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = admin)]
 pub struct AdminRow {
     pub admin_id: String,

@@ -13,13 +13,13 @@ text_enum! {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = auth)]
 pub struct AuthRow {
     pub id: String,
     pub email: String,
     pub password: String,
-    #[diesel(deserialize_as = String)]
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub rol: Role,
     pub image: Option<String>,
     pub secret: Option<String>,

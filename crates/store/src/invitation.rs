@@ -6,7 +6,7 @@ use crate::auth::NewAuth;
 use crate::schema::{auth, user};
 use crate::{DbConn, StoreError, write_tx};
 
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = user)]
 pub struct InvitationRow {
     pub user_id: String,

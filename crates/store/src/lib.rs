@@ -5,7 +5,6 @@ use std::fmt;
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
-use diesel::result::QueryResult;
 use diesel::{Connection, PgConnection, SqliteConnection};
 
 #[macro_use]
@@ -22,7 +21,10 @@ pub mod schema;
 
 pub mod admin;
 pub mod auth;
+pub mod backup_code;
 pub mod challenge;
+pub mod dokploy;
+pub mod import;
 pub mod invitation;
 pub mod session;
 pub mod throttle;
@@ -176,11 +178,15 @@ impl Store {
     }
 }
 
-/// Runs `f` in a write transaction. SQLite takes the write lock up front (BEGIN IMMEDIATE), so
-/// concurrent writers queue on busy_timeout instead of failing a lock upgrade with SQLITE_BUSY.
-pub(crate) fn write_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> QueryResult<T>) -> Result<T, StoreError> {
+/// Runs `f` in a write transaction, committed when `f` returns `Ok`. SQLite takes the write
+/// lock up front (BEGIN IMMEDIATE), so concurrent writers queue on busy_timeout instead of
+/// failing a lock upgrade with SQLITE_BUSY.
+pub(crate) fn write_tx<T, E: From<diesel::result::Error>>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E> {
     match conn {
-        DbConn::Postgres(_) => return Ok(conn.transaction(f)?),
+        DbConn::Postgres(_) => return conn.transaction(f),
         DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
     }
     // The enum's transaction manager delegates to the inner connection's, which now
@@ -193,7 +199,7 @@ pub(crate) fn write_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Quer
         Err(e) => {
             // A failed rollback leaves the manager broken: the pool then discards the connection.
             let _ = DbConn::rollback_transaction(conn);
-            Err(e.into())
+            Err(e)
         }
     }
 }

@@ -81,6 +81,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    backup_code (hash) {
+        hash -> Text,
+        #[sql_name = "authId"]
+        auth_id -> Text,
+        #[sql_name = "createdAt"]
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
     auth_epoch (id) {
         id -> Integer,
         n -> BigInt,
@@ -93,6 +103,7 @@ diesel::joinable!(user -> auth (auth_id));
 diesel::joinable!(user -> admin (admin_id));
 diesel::joinable!(session -> auth (auth_id));
 diesel::joinable!(login_challenge -> auth (auth_id));
+diesel::joinable!(backup_code -> auth (auth_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     auth,
@@ -101,5 +112,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     session,
     throttle_failure,
     login_challenge,
+    backup_code,
     auth_epoch
 );

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use crate::auth::AuthRow;
-use crate::schema::{auth, auth_epoch, login_challenge, session};
+use crate::schema::{auth, auth_epoch, backup_code, login_challenge, session};
 use crate::{DbConn, StoreError, write_tx};
 
 text_enum! {
@@ -55,6 +55,21 @@ pub fn extend(conn: &mut DbConn, id: &str, new_expires_at: i64) -> Result<bool, 
     Ok(changed == 1)
 }
 
+/// Ends session `old` at `until` and stores `new` in its place, in one transaction, unless
+/// `old` already ends by `until` (another request replaced it first): then nothing changes
+/// and the answer is false.
+pub fn replace(conn: &mut DbConn, old: &str, until: i64, new: &SessionRow) -> Result<bool, StoreError> {
+    write_tx(conn, |c| {
+        let ended = diesel::update(session::table.find(old).filter(session::expires_at.gt(until)))
+            .set(session::expires_at.eq(until))
+            .execute(c)?;
+        if ended == 1 {
+            diesel::insert_into(session::table).values(new.clone()).execute(c)?;
+        }
+        Ok(ended == 1)
+    })
+}
+
 pub fn delete(conn: &mut DbConn, id: &str) -> Result<bool, StoreError> {
     Ok(diesel::delete(session::table.find(id)).execute(conn)? == 1)
 }
@@ -99,8 +114,9 @@ pub fn delete_expired(conn: &mut DbConn, now: i64, limit: i64) -> Result<usize, 
 }
 
 /// Turns 2FA off and, in the same transaction, ends the account's browser sessions and
-/// pending 2FA challenges (operator recovery: its owner lost their authenticator). The API
-/// token stays: scripts do not use the second factor. False when no account has `id`.
+/// pending 2FA challenges and backup codes (operator recovery: its owner lost their
+/// authenticator). The API token stays: scripts do not use the second factor. False when no
+/// account has `id`.
 pub fn disable_2fa_ending_browser_sessions(conn: &mut DbConn, id: &str) -> Result<bool, StoreError> {
     write_tx(conn, |c| {
         let off =
@@ -109,6 +125,7 @@ pub fn disable_2fa_ending_browser_sessions(conn: &mut DbConn, id: &str) -> Resul
         let browser = SessionKind::Session.as_str();
         diesel::delete(session::table.filter(session::auth_id.eq(id)).filter(session::kind.eq(browser))).execute(c)?;
         diesel::delete(login_challenge::table.filter(login_challenge::auth_id.eq(id))).execute(c)?;
+        diesel::delete(backup_code::table.filter(backup_code::auth_id.eq(id))).execute(c)?;
         Ok(changed == 1)
     })
 }

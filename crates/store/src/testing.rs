@@ -90,5 +90,7 @@ pub fn snapshot(store: &crate::Store) -> String {
         throttle_failure::table.order(throttle_failure::id).load(c).expect("throttle rows");
     let challenges: Vec<crate::challenge::ChallengeRow> =
         login_challenge::table.order(login_challenge::id).load(c).expect("challenge rows");
-    format!("{auths:?}\n{admins:?}\n{users:?}\n{sessions:?}\n{failures:?}\n{challenges:?}")
+    let codes: Vec<(String, String, String)> =
+        backup_code::table.order(backup_code::hash).load(c).expect("backup code rows");
+    format!("{auths:?}\n{admins:?}\n{users:?}\n{sessions:?}\n{failures:?}\n{challenges:?}\n{codes:?}")
 }

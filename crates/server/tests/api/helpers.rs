@@ -268,3 +268,38 @@ pub fn decode_qr_data_url(url: &str) -> String {
     assert_eq!(grids.len(), 1, "one QR code in the image");
     grids[0].decode().expect("a readable QR code").1
 }
+
+pub fn step_now() -> i64 {
+    (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 30) as i64
+}
+
+pub fn pin(secret: &str, step: i64) -> String {
+    gateway_auth::totp_code_at(secret, step).unwrap()
+}
+
+/// A six-digit pin that is none of the codes a check around `step` would accept.
+pub fn wrong_pin(secret: &str, step: i64) -> String {
+    let near: Vec<String> = (step - 2..=step + 2).map(|s| pin(secret, s)).collect();
+    (0..).map(|n: u32| format!("{:06}", n * 7919 % 1_000_000)).find(|p| !near.contains(p)).unwrap()
+}
+
+/// Turns on 2FA for the signed-in browser; returns the secret and the step its setup pin used.
+pub async fn enable_2fa(b: &Browser) -> (String, i64) {
+    let r = b.query("auth.generate2FASecret", Value::Null).await;
+    let out = r.ok();
+    let secret = out["secret"].as_str().unwrap().to_owned();
+    assert_eq!(secret.len(), 24);
+    let uri = decode_qr_data_url(out["qrCodeUrl"].as_str().unwrap());
+    assert_eq!(
+        uri,
+        format!(
+            "otpauth://totp/Dokploy:admin%40example.com?secret={secret}&issuer=Dokploy&algorithm=SHA1&digits=6&period=30"
+        )
+    );
+    let step = step_now();
+    let bad = b.mutation("auth.verify2FASetup", json!({"pin": wrong_pin(&secret, step), "secret": secret})).await;
+    bad.fails(400, "BAD_REQUEST", "Invalid 2FA code");
+    let r = b.mutation("auth.verify2FASetup", json!({"pin": pin(&secret, step), "secret": secret})).await;
+    assert_eq!((r.ok()["is2FAEnabled"].as_bool(), &r.ok()["secret"]), (Some(true), &Value::Null));
+    (secret, step)
+}

@@ -1,0 +1,69 @@
+//! Credentials imported from Dokploy (see `import.rs`): its lucia sessions, which travel as
+//! `auth_session=<id>`, and its API tokens, lucia sessions sent as `Bearer <id>`. Their rows
+//! are stored under a hash of the lucia id, never the id itself, and work until they expire
+//! or are revoked like the gateway's own. A browser session is swapped for a gateway
+//! session at its first use.
+
+use sha2::{Digest, Sha256};
+
+use gateway_store::session::{self, SessionKind, SessionRow};
+use gateway_wire::Ctx;
+
+use crate::AuthService;
+use crate::error::Result;
+
+/// Marks the row id of an imported session: `legacy-` and the SHA-256 of the lucia id.
+const LEGACY: &str = "legacy-";
+
+/// After a legacy session is swapped, calls already in flight with its cookie (a page's
+/// parallel requests) still pass for this long; then the old cookie is refused.
+pub const LEGACY_GRACE_SECS: i64 = 60;
+
+/// The row id a lucia session id is stored under; `None` when `token` cannot be one. Lucia
+/// ids are lowercase letters and digits (40 of them from lucia 2 and 3).
+pub fn legacy_session_id(token: &str) -> Option<String> {
+    let lucia = (20..=64).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    lucia.then(|| legacy_row_id(token))
+}
+
+/// The row id an imported session is stored under.
+pub fn legacy_row_id(lucia_id: &str) -> String {
+    format!("{LEGACY}{}", data_encoding::HEXLOWER.encode(&Sha256::digest(lucia_id.as_bytes())))
+}
+
+pub fn is_legacy(session_id: &str) -> bool {
+    session_id.starts_with(LEGACY)
+}
+
+impl AuthService {
+    /// Swaps a legacy browser session for a gateway session on this response (the rolling
+    /// refresh, done at once): the new cookie is set and the legacy row ends after the grace.
+    /// Returns the new session's id; `None` when another request swapped it first (or it
+    /// ends within the grace anyway), and the legacy row carries on until it expires.
+    pub(crate) async fn swap_legacy_session(&self, ctx: &Ctx, legacy: &SessionRow, now: i64) -> Result<Option<String>> {
+        let new = self.session_row(&legacy.auth_id, SessionKind::Session);
+        let token = self.mint(&new);
+        let (old, until, new_id) = (legacy.id.clone(), now + LEGACY_GRACE_SECS, new.id.clone());
+        if !self.store.run(move |c| session::replace(c, &old, until, &new)).await? {
+            return Ok(None);
+        }
+        ctx.set_cookie(self.session_cookie(token));
+        Ok(Some(new_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lucia_ids_map_to_hashed_row_ids_and_nothing_else_does() {
+        let lucia = "hx2fqlbm4r6jzsn3wl7qvcoq5hxyd3mpkfk6t7ab";
+        let id = legacy_session_id(lucia).unwrap();
+        assert!(is_legacy(&id) && !id.contains(lucia) && id.len() == LEGACY.len() + 64);
+        assert_eq!(legacy_session_id(lucia), Some(id));
+        for not_lucia in ["", "short", &"A".repeat(40), &"a".repeat(65), "eyJhbGciOiJ-", &"a-b".repeat(10)] {
+            assert_eq!(legacy_session_id(not_lucia), None, "{not_lucia:?}");
+        }
+    }
+}

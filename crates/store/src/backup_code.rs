@@ -1,0 +1,38 @@
+//! 2FA backup codes: ten single-use codes per account, stored as keyed hashes.
+
+use diesel::prelude::*;
+
+use crate::schema::backup_code;
+use crate::{DbConn, StoreError, write_tx};
+
+/// Makes `hashes` the account's only backup codes, in one transaction: the old set is gone
+/// the moment the new one exists.
+pub fn replace(conn: &mut DbConn, auth_id: &str, hashes: &[String], created_at: &str) -> Result<(), StoreError> {
+    write_tx(conn, |c| {
+        diesel::delete(backup_code::table.filter(backup_code::auth_id.eq(auth_id))).execute(c)?;
+        // One row per statement: batch inserts are not available over both backends at once.
+        for hash in hashes {
+            let row =
+                (backup_code::hash.eq(hash), backup_code::auth_id.eq(auth_id), backup_code::created_at.eq(created_at));
+            diesel::insert_into(backup_code::table).values(row).execute(c)?;
+        }
+        Ok(())
+    })
+}
+
+/// Spends the account's code with `hash`: true if it existed (and now no longer does). One
+/// DELETE decides, so of two racing uses of a code only one succeeds.
+pub fn spend(conn: &mut DbConn, auth_id: &str, hash: &str) -> Result<bool, StoreError> {
+    let spent = diesel::delete(backup_code::table.find(hash).filter(backup_code::auth_id.eq(auth_id))).execute(conn)?;
+    Ok(spent == 1)
+}
+
+/// How many unused codes the account has.
+pub fn count(conn: &mut DbConn, auth_id: &str) -> Result<i64, StoreError> {
+    Ok(backup_code::table.filter(backup_code::auth_id.eq(auth_id)).count().get_result(conn)?)
+}
+
+/// Deletes the account's codes (2FA turned off).
+pub fn delete_all(conn: &mut DbConn, auth_id: &str) -> Result<usize, StoreError> {
+    Ok(diesel::delete(backup_code::table.filter(backup_code::auth_id.eq(auth_id))).execute(conn)?)
+}
