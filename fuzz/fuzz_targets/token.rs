@@ -1,11 +1,12 @@
-//! The token parser: biscuit tokens from `Authorization: Bearer`, `x-api-key` and the
-//! session cookie, verified against a fixed root key. The seed corpus holds real tokens
+//! The credential parsers: biscuit tokens from `Authorization: Bearer`, `x-api-key` and the
+//! session cookie, verified against a fixed root key; the same text read as an imported
+//! Dokploy (lucia) session id and as a 2FA backup code. The seed corpus holds real tokens
 //! minted with this key (see README.md), which libFuzzer mutates.
 #![no_main]
 
 use std::sync::OnceLock;
 
-use gateway_auth::RootKey;
+use gateway_auth::{BackupCodeKey, RootKey};
 use libfuzzer_sys::fuzz_target;
 
 /// A fixed test key; never used outside the fuzzer. The seeds were minted with it.
@@ -21,4 +22,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = key().verify(&token);
     // What the cookie and header paths see after trimming.
     let _ = key().verify(token.trim());
+    let _ = gateway_auth::legacy_session_id(&token);
+    static CODES: OnceLock<BackupCodeKey> = OnceLock::new();
+    let _ = CODES.get_or_init(|| BackupCodeKey::new(key())).hash("an-account", &token);
 });

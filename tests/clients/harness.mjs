@@ -67,7 +67,7 @@ async function adminClient(baseUrl) {
   }
 }
 
-async function createDatabase(baseUrl) {
+export async function createDatabase(baseUrl) {
   const name = `gw_client_${randomBytes(6).toString('hex')}`;
   const client = await adminClient(baseUrl);
   try {
@@ -80,7 +80,7 @@ async function createDatabase(baseUrl) {
   return { name, url: u.toString() };
 }
 
-async function dropDatabase(baseUrl, name) {
+export async function dropDatabase(baseUrl, name) {
   const client = await adminClient(baseUrl);
   try {
     await client.query(
@@ -97,7 +97,7 @@ async function dropDatabase(baseUrl, name) {
 // The gateway process.
 
 /** The environment without settings that would leak into the gateway (GATEWAY_*, DATABASE_URL). */
-function gatewayEnv() {
+export function gatewayEnv() {
   const env = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (k.startsWith('GATEWAY_') || k === 'DATABASE_URL') continue;

@@ -35,11 +35,13 @@ mod tokens;
 mod totp;
 mod two_factor;
 
+pub use backup_codes::BackupCodeKey;
 pub use config::AuthConfig;
 pub use device::DEVICE_COOKIE;
 pub use error::AuthError;
 pub use import::{ImportReport, import_dokploy};
 pub use invitations::Invitation;
+pub use legacy::legacy_session_id;
 pub use procedures::register;
 pub use purge::{Purged, maintain};
 pub use sealed::seal_stored_secrets;

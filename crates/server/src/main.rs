@@ -28,6 +28,9 @@ enum Command {
     /// Operator escape hatches that work without the HTTP API.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Bring accounts, sessions and API tokens over from another installation.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Print the OpenAPI document.
     Openapi,
     /// Print the TypeScript router (`export type AppRouter`) for tRPC clients.
@@ -58,6 +61,21 @@ enum AdminCommand {
     Disable2fa {
         #[arg(long)]
         email: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import a Dokploy installation (its lucia-based releases, up to v0.18): accounts,
+    /// admin, invitations, 2FA, sessions and API tokens, in one transaction. A second run
+    /// changes nothing. Exits with 1, writing nothing, when emails collide.
+    Dokploy {
+        /// Dokploy's PostgreSQL database, for example postgres://dokploy:PASSWORD@HOST:5432/dokploy.
+        #[arg(long, value_name = "POSTGRES_URL")]
+        from: String,
+        /// Print the report without writing anything.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -112,6 +130,17 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Typescript => {
             print!("{}", typescript_router(&settings)?);
+            Ok(())
+        }
+        Command::Import(ImportCommand::Dokploy { from, dry_run }) => {
+            let store = gateway_server::open_store(&settings)?;
+            let (root_key, _) = gateway_server::load_root_key(&settings)?;
+            let report = gateway_auth::import_dokploy(&store, &root_key, &from, settings.bcrypt_cost, dry_run)
+                .map_err(anyhow::Error::msg)?;
+            print!("{report}");
+            if report.refused() {
+                anyhow::bail!("the import was refused; nothing was written");
+            }
             Ok(())
         }
         Command::Admin(admin) => {

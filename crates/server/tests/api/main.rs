@@ -9,6 +9,7 @@ mod backup_codes;
 mod bad_input;
 mod cors;
 mod cross_site;
+mod dokploy;
 mod hostile_tokens;
 mod logs;
 mod outage;

@@ -308,6 +308,54 @@ fn operator_commands_invite_and_reset_passwords() {
 /// A user who lost their authenticator: `admin disable-2fa` turns 2FA off and ends the
 /// browser sessions, the API token keeps working, and the password alone logs in again.
 #[test]
+fn import_dokploy_reports_refuses_collisions_and_dry_runs_without_writing() {
+    use crate::dokploy::*;
+    let Some(source) = dokploy_database(true) else { return };
+    let tmp = temp_dir("import");
+    let d = tmp.path().to_str().unwrap();
+    let import = |extra: &[&str]| {
+        let mut args = vec!["import", "dokploy", "--from", &source.url, "--data-dir", d, "--bcrypt-cost", "4"];
+        args.extend_from_slice(extra);
+        let out = gateway(&args).output().unwrap();
+        let (stdout, stderr) = (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap());
+        for secret in [API_TOKEN, LIVE_SESSION, TOTP_SECRET, INVITATION, "$2a$"] {
+            assert!(!stdout.contains(secret) && !stderr.contains(secret), "nothing secret is printed");
+        }
+        (out.status.success(), stdout, stderr)
+    };
+
+    let (ok, stdout, stderr) = import(&[]);
+    assert!(!ok && stdout.contains(CASE_A) && stdout.contains(CASE_B), "{stdout}");
+    assert!(stderr.contains("nothing was written"), "{stderr}");
+    fix_collision(&source);
+    let (ok, stdout, _) = import(&["--dry-run"]);
+    assert!(ok && stdout.contains("Would import: 7 accounts") && stdout.contains("Dry run: nothing was written"));
+    assert!(stdout.contains("1 expired sessions and tokens (not imported)"), "{stdout}");
+    let (ok, stdout, _) = import(&[]);
+    assert!(
+        ok && stdout.contains("Imported: 7 accounts, 1 admin, 5 invitations, 1 sessions, 1 API tokens"),
+        "{stdout}"
+    );
+    let (ok, stdout, _) = import(&[]);
+    assert!(ok && stdout.contains("Nothing to do"), "{stdout}");
+
+    // An unreachable source: one clear line, and the password in its URL is not echoed.
+    let out = gateway(&[
+        "import",
+        "dokploy",
+        "--from",
+        "postgres://dokploy:hunter2-secret@127.0.0.1:1/dokploy",
+        "--data-dir",
+        d,
+    ])
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success() && stderr.contains("reading the Dokploy database"), "{stderr}");
+    assert!(!stderr.contains("hunter2-secret"), "{stderr}");
+}
+
+#[test]
 fn operator_disable_2fa_ends_browser_sessions_and_lets_the_password_log_in() {
     let tmp = temp_dir("disable-2fa");
     let (dir, d) = (tmp.path(), tmp.path().to_str().unwrap());
