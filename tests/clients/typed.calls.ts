@@ -46,6 +46,8 @@ async function everyProcedure(trpc: Client, invitee: Client, email: string, pass
   const qr = await trpc.auth.generate2FASecret.query();
   const setup = outcome(trpc.auth.verify2FASetup.mutate({ secret: qr.secret, pin: '000000' }));
   const pin = outcome(trpc.auth.verifyLogin2FA.mutate({ id: authId, pin: '000000' }));
+  // 2FA did not turn on (the pin above is wrong): no backup codes for this account.
+  const codes = outcome(trpc.auth.generateBackupCodes.mutate({ password }).then((r) => r.codes satisfies string[]));
   const off = await trpc.auth.disable2FA.mutate();
   const valid: boolean = await trpc.auth.verifyToken.mutate();
   const invitation = await trpc.admin.createUserInvitation.mutate({ email: `typed-${Date.now()}@example.com` });
@@ -55,7 +57,7 @@ async function everyProcedure(trpc: Client, invitee: Client, email: string, pass
   return {
     created, twoFactor, role, token, secret, image, one: one.email, changed: changed.image, apiToken: apiToken.token,
     qr: qr.qrCodeUrl, off: off.is2FAEnabled, valid, expired: view.isExpired, out,
-    outcomes: await Promise.all([byAdmin, setup, pin, registered]),
+    outcomes: await Promise.all([byAdmin, setup, pin, codes, registered]),
   };
 }
 
@@ -80,6 +82,8 @@ async function misuses(trpc: Client) {
   await trpc.auth.get.query({ id: 'x' });
   // @ts-expect-error an input field the procedure does not have
   await trpc.auth.one.query({ id: 'x', extra: true });
+  // @ts-expect-error a pin is a string
+  await trpc.auth.generateBackupCodes.mutate({ pin: 123456 });
   return owner;
 }
 
@@ -121,7 +125,7 @@ export function typedFlows(version: string, b: number, make: MakeClient) {
     assert.equal(seen.expired, false);
     assert.equal(seen.out, true);
     // updateByAdmin on a missing id, a wrong setup pin, a pin without a 2FA challenge: refused.
-    assert.deepEqual(seen.outcomes, ['rejected', 'rejected', 'rejected', 'fulfilled']);
+    assert.deepEqual(seen.outcomes, ['rejected', 'rejected', 'rejected', 'rejected', 'fulfilled']);
   });
 
   test(`${version}: errors are TRPCClientError<AppRouter> with data.code and data.zodError typed`, T, async () => {

@@ -11,6 +11,7 @@ use crate::AuthService;
 use crate::device::{DEVICE_COOKIE, DEVICE_TTL_SECS};
 use crate::error::Result;
 use crate::ids::{hex_token, now_iso, unix_now};
+use crate::legacy::legacy_session_id;
 use crate::tokens::Claims;
 
 pub const SESSION_COOKIE: &str = "auth_session";
@@ -105,7 +106,14 @@ impl AuthService {
             return Ok(false);
         }
         let id = caller.session_id.clone();
-        self.store.run(move |c| session::delete(c, &id)).await?;
+        // A Dokploy session swapped by this very request ends now, not after its grace.
+        let legacy = ctx.cookie(SESSION_COOKIE).and_then(legacy_session_id);
+        self.store
+            .run(move |c| {
+                session::delete(c, &id)?;
+                legacy.map_or(Ok(false), |legacy| session::delete(c, &legacy))
+            })
+            .await?;
         ctx.set_cookie(removal_cookie(SESSION_COOKIE, self.config.cookie_secure));
         audit!(ctx, "logout", auth_id = %caller.subject);
         Ok(true)

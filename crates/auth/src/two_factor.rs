@@ -141,15 +141,7 @@ impl AuthService {
     pub async fn disable_2fa(&self, ctx: &Ctx, _: NoInput) -> Result<Auth> {
         let auth_id = ctx.caller()?.subject.clone();
         let id = auth_id.clone();
-        let changes = AuthChanges { secret: Some(None), is_2fa_enabled: Some(false), ..Default::default() };
-        let row = self
-            .store
-            .run(move |c| {
-                backup_code::delete_all(c, &id)?;
-                auth::update(c, &id, &changes)
-            })
-            .await?
-            .ok_or_else(auth_not_found)?;
+        let row = self.store.run(move |c| backup_code::disable_2fa(c, &id)).await?.ok_or_else(auth_not_found)?;
         audit!(ctx, "2fa_disabled", auth_id = %auth_id);
         Ok(self.view(row))
     }

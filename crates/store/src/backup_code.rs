@@ -2,7 +2,8 @@
 
 use diesel::prelude::*;
 
-use crate::schema::backup_code;
+use crate::auth::AuthRow;
+use crate::schema::{auth, backup_code};
 use crate::{DbConn, StoreError, write_tx};
 
 /// Makes `hashes` the account's only backup codes, in one transaction: the old set is gone
@@ -32,7 +33,12 @@ pub fn count(conn: &mut DbConn, auth_id: &str) -> Result<i64, StoreError> {
     Ok(backup_code::table.filter(backup_code::auth_id.eq(auth_id)).count().get_result(conn)?)
 }
 
-/// Deletes the account's codes (2FA turned off).
-pub fn delete_all(conn: &mut DbConn, auth_id: &str) -> Result<usize, StoreError> {
-    Ok(diesel::delete(backup_code::table.filter(backup_code::auth_id.eq(auth_id))).execute(conn)?)
+/// Turns the account's 2FA off and deletes its backup codes, in one transaction; the row
+/// after the change, `None` if there is no such account.
+pub fn disable_2fa(conn: &mut DbConn, auth_id: &str) -> Result<Option<AuthRow>, StoreError> {
+    write_tx(conn, |c| {
+        diesel::delete(backup_code::table.filter(backup_code::auth_id.eq(auth_id))).execute(c)?;
+        let off = (auth::secret.eq(None::<String>), auth::is_2fa_enabled.eq(false));
+        Ok(diesel::update(auth::table.find(auth_id)).set(off).returning(auth::all_columns).get_result(c).optional()?)
+    })
 }

@@ -29,6 +29,8 @@ pub const INVITATION_PLACEHOLDER: &str = "01231203012312";
 pub const TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DP";
 /// Lucia ids: 40 lowercase base32 characters.
 pub const LIVE_SESSION: &str = "hx2fqlbm4r6jzsn3wl7qvcoq5hxyd3mpkfk6t7ab";
+/// The same user's session in another browser.
+pub const SECOND_SESSION: &str = "m4n5o6p7q2r3s4t5u6v7w2x3y4z5a6b7c2d3e4f5";
 pub const EXPIRED_SESSION: &str = "a3b4c5d6e7f2g3h4i5j6k7l2m3n4o5p6q7r2s3t4";
 pub const API_TOKEN: &str = "zq4m7n2k5j6h3g2f7d4s5a6p7o2i3u4y5t6r7e2w";
 pub const INVITATION: &str = "5f1d3c2b4a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f00a";
@@ -79,6 +81,7 @@ pub fn dokploy_database(with_collision: bool) -> Option<TestDb> {
           ('u-late', '{LATE_INVITATION}', false, (now() at time zone 'utc') - interval '1 day', '2024-06-06T10:00:00.000Z', 'admin-1', '{LATE_ID}');
         INSERT INTO session (id, user_id, expires_at) VALUES
           ('{LIVE_SESSION}', '{USER_ID}', {day}),
+          ('{SECOND_SESSION}', '{USER_ID}', {day}),
           ('{EXPIRED_SESSION}', '{USER_ID}', now() - interval '1 hour'),
           ('{API_TOKEN}', '{ADMIN_ID}', now() + interval '365 days');
         "#
@@ -140,9 +143,9 @@ async fn the_import_is_all_or_nothing_refuses_case_collisions_and_runs_once(#[ca
         let (found, written) = (&done.found, done.written.clone().unwrap());
         assert_eq!((found.accounts, found.admins, found.with_2fa), (7, 1, 1));
         assert_eq!((found.pending_invitations, found.expired_invitations), (2, 1));
-        assert_eq!((found.sessions, found.api_tokens, found.expired_sessions), (1, 1, 1));
+        assert_eq!((found.sessions, found.api_tokens, found.expired_sessions), (2, 1, 1));
         assert_eq!((written.accounts, written.admins, written.invitations), (7, 1, 5));
-        assert_eq!((written.sessions, written.api_tokens, written.already_present), (1, 1, 0));
+        assert_eq!((written.sessions, written.api_tokens, written.already_present), (2, 1, 0));
         let text = done.to_string();
         for secret in [API_TOKEN, LIVE_SESSION, TOTP_SECRET, INVITATION, ADMIN_PASSWORD_OLD, "$2a$"] {
             assert!(!text.contains(secret), "the report shows nothing secret: {text}");
@@ -273,6 +276,11 @@ async fn old_sessions_and_tokens_keep_working_until_revoked(#[case] backend: Bac
         let renewed = a.mutation0("auth.generateToken").await;
         assert_ne!(renewed.ok()["token"], API_TOKEN);
         bearer.query("auth.get", Value::Null).await.fails(401, "UNAUTHORIZED", "");
+
+        // Logging out at the first use of a Dokploy cookie ends it at once, with no grace.
+        let second = || s.browser().with_header("cookie", &format!("auth_session={SECOND_SESSION}"));
+        assert_eq!(second().mutation0("auth.logout").await.ok(), &json!(true));
+        second().query("auth.get", Value::Null).await.fails(401, "UNAUTHORIZED", "");
 
         // A password change ends the other sessions, the imported ones with them.
         let body = json!({"password": "a-new-password", "currentPassword": USER_PASSWORD_OLD});

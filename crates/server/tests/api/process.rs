@@ -333,7 +333,7 @@ fn import_dokploy_reports_refuses_collisions_and_dry_runs_without_writing() {
     assert!(stdout.contains("1 expired sessions and tokens (not imported)"), "{stdout}");
     let (ok, stdout, _) = import(&[]);
     assert!(
-        ok && stdout.contains("Imported: 7 accounts, 1 admin, 5 invitations, 1 sessions, 1 API tokens"),
+        ok && stdout.contains("Imported: 7 accounts, 1 admin, 5 invitations, 2 sessions, 1 API tokens"),
         "{stdout}"
     );
     let (ok, stdout, _) = import(&[]);
