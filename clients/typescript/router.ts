@@ -59,7 +59,7 @@ export type TwoFactorSecret = {
   secret: string;
 };
 
-/** `auth.generateBackupCodes`: proof that the caller holds the account now, a current pin or the password (a stolen session alone cannot mint codes). */
+/** `auth.generateBackupCodes`: proof that the caller holds a factor now, a current pin or the password, beside the session. */
 export type GenerateBackupCodesInput = {
   /** The account's password, when no pin is given. */
   password?: string | null;

@@ -20,6 +20,8 @@ use crate::tokens::RootKey;
 use crate::totp;
 use gateway_store::auth;
 
+const TWO_FACTOR_OFF: &str = "2FA is not enabled";
+
 /// Codes in a set.
 pub const CODES_PER_SET: usize = 10;
 /// Characters of a code (50 bits), shown as two groups of five: `k7m2q-xv9rt`.
@@ -27,8 +29,8 @@ const CODE_CHARS: usize = 10;
 /// Lowercase letters and digits without the look-alikes 0, 1, l and o: 32 symbols.
 const ALPHABET: &[u8; 32] = b"abcdefghijkmnpqrstuvwxyz23456789";
 
-/// `auth.generateBackupCodes`: proof that the caller holds the account now, a current pin
-/// or the password (a stolen session alone cannot mint codes).
+/// `auth.generateBackupCodes`: proof that the caller holds a factor now, a current pin or
+/// the password, beside the session.
 #[derive(Debug, Deserialize, Validate, JsonSchema)]
 pub struct GenerateBackupCodesInput {
     /// A current code from the authenticator app.
@@ -97,7 +99,7 @@ impl AuthService {
         let row = self.load_auth(auth_id.clone()).await?;
         let secret = row.secret.as_deref().filter(|_| row.is_2fa_enabled);
         let Some(secret) = secret.and_then(|s| self.sealer.open(Column::TotpSecret, &row.id, s)) else {
-            return Err(bad("2FA is not enabled"));
+            return Err(bad(TWO_FACTOR_OFF));
         };
         let keys = self.attempt_keys(ctx, &auth_id, true);
         let attempt = self.begin_attempt(ctx, keys, Some(&auth_id)).await?;
@@ -118,12 +120,17 @@ impl AuthService {
         let codes: Vec<String> = (0..CODES_PER_SET).map(|_| new_code()).collect();
         let hashes: Vec<String> = codes.iter().filter_map(|c| self.backup_codes.hash(&auth_id, c)).collect();
         let id = auth_id.clone();
-        self.store
+        let stored = self
+            .store
             .run(move |c| {
                 settled.passed(c)?;
                 backup_code::replace(c, &id, &hashes, &now_iso())
             })
             .await?;
+        // 2FA was turned off while the proof was checked.
+        if !stored {
+            return Err(bad(TWO_FACTOR_OFF));
+        }
         audit!(ctx, "backup_codes_generated", auth_id = %auth_id);
         Ok(BackupCodes { codes })
     }

@@ -26,8 +26,8 @@ impl AuthService {
             Some(claims) if claims.kind == expected => (claims.session_id, Some(claims.auth_id)),
             Some(_) => return Ok(None),
             None => match legacy_session_id(token) {
-                Some(id) => (id, None),
-                None => return Ok(None),
+                Some(id) if self.legacy_sessions_exist().await? => (id, None),
+                _ => return Ok(None),
             },
         };
         let Some(found) = self.find_session(&session_id).await? else {

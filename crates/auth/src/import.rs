@@ -9,7 +9,7 @@ use std::fmt;
 
 use gateway_store::Store;
 use gateway_store::admin::AdminRow;
-use gateway_store::auth::{AuthRow, Role};
+use gateway_store::auth::{self, AuthRow, Role};
 use gateway_store::dokploy::{self, DokployAuth, DokployData};
 use gateway_store::import::{self, ImportedAccount, Written};
 use gateway_store::invitation::InvitationRow;
@@ -20,6 +20,7 @@ use crate::legacy::legacy_row_id;
 use crate::password;
 use crate::sealed::{Column, Sealer, invitation_hash};
 use crate::tokens::RootKey;
+use crate::totp;
 
 /// What an import found, and what it wrote or would write.
 #[derive(Debug, Clone, Default)]
@@ -63,6 +64,8 @@ pub fn import_dokploy(
     bcrypt_cost: u32,
     dry_run: bool,
 ) -> Result<ImportReport, String> {
+    let sealer = Sealer::new(root);
+    check_key(store, &sealer)?;
     let data = dokploy::read(source_url).map_err(|e| format!("reading the Dokploy database: {e}"))?;
     let now = unix_now();
     let mut report = ImportReport {
@@ -74,11 +77,26 @@ pub fn import_dokploy(
     if !report.collisions.is_empty() {
         return Ok(report);
     }
-    let accounts = plan(&data, &Sealer::new(root), bcrypt_cost, now)?;
+    let accounts = plan(&data, &sealer, bcrypt_cost, now)?;
     let written =
         store.run(|c| import::write(c, &accounts, !dry_run)).map_err(|e| format!("writing the import: {e}"))?;
     report.written = Some(written);
     Ok(report)
+}
+
+/// Refuses a root key other than the one the store's secrets are sealed with: the imported
+/// secrets would be sealed with it, and the gateway could not open them.
+fn check_key(store: &Store, sealer: &Sealer) -> Result<(), String> {
+    let sealed = store.run(auth::with_secrets).map_err(|e| format!("reading the gateway's store: {e}"))?;
+    let opens = |(id, secret, token): &auth::Secrets| {
+        let opens =
+            |column, value: &Option<String>| value.as_deref().is_none_or(|v| sealer.open(column, id, v).is_some());
+        opens(Column::TotpSecret, secret) && opens(Column::ApiToken, token)
+    };
+    match sealed.iter().find(|s| !opens(s)) {
+        Some(_) => Err("the root key is not the one this store's secrets are sealed with: give the import the settings the gateway serves with (--data-dir or --root-key)".into()),
+        None => Ok(()),
+    }
 }
 
 fn count(data: &DokployData, now: i64) -> Found {
@@ -118,11 +136,18 @@ fn plan(data: &DokployData, sealer: &Sealer, bcrypt_cost: u32, now: i64) -> Resu
         let admin = data.admins.iter().find(|ad| ad.auth_id == a.id);
         let user = data.users.iter().find(|u| u.auth_id == a.id);
         let rol = Role::try_from(a.rol.clone()).map_err(|_| format!("account {} has an unknown role", a.id))?;
+        // The gateway's admin is the account with role admin, and it has the admin row.
+        if (rol == Role::Admin) != admin.is_some() {
+            return Err(format!("account {}: its role and Dokploy's admin table disagree", a.id));
+        }
         // Dokploy gives an invited account a fixed, publicly known password until the
         // invitation is used: the gateway gives it one nobody knows.
         let pending = user.is_some_and(|u| !u.is_registered);
-        let password = if pending { password::unusable(bcrypt_cost) } else { a.password.clone() };
+        let password = if pending { password::unusable(bcrypt_cost) } else { password::mark_truncating(&a.password) };
         let secret = a.secret.as_deref().filter(|_| a.is_2fa_enabled);
+        if secret.is_some_and(|s| totp::secret_bytes(s).is_none()) {
+            return Err(format!("account {} has 2FA on with a secret that is not base32", a.id));
+        }
         let live_token = a.token.as_deref().filter(|t| data.sessions.iter().any(|s| s.id == *t && s.expires_at > now));
         let sessions = data
             .sessions

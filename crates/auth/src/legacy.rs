@@ -4,6 +4,9 @@
 //! or are revoked like the gateway's own. A browser session is swapped for a gateway
 //! session at its first use.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
 use sha2::{Digest, Sha256};
 
 use gateway_store::session::{self, SessionKind, SessionRow};
@@ -35,16 +38,53 @@ pub fn is_legacy(session_id: &str) -> bool {
     session_id.starts_with(LEGACY)
 }
 
+/// Whether imported sessions exist, so that a credential shaped like a lucia id is worth a
+/// store read. Without any (most installations), a flood of made-up ids costs no database
+/// work. Read again at most once a second, so an import by another process counts within a
+/// second; with imported sessions, each such credential costs one primary-key read.
+pub struct LegacyPresence {
+    present: AtomicBool,
+    since: Instant,
+    /// Milliseconds after `since` of the last read; [`NEVER`] before the first.
+    read_at: AtomicU64,
+}
+
+const NEVER: u64 = u64::MAX;
+
+impl Default for LegacyPresence {
+    fn default() -> Self {
+        LegacyPresence { present: AtomicBool::new(false), since: Instant::now(), read_at: AtomicU64::new(NEVER) }
+    }
+}
+
 impl AuthService {
+    /// Whether imported sessions may exist (see [`LegacyPresence`]).
+    pub(crate) async fn legacy_sessions_exist(&self) -> Result<bool> {
+        let presence = &self.legacy_presence;
+        let now = presence.since.elapsed().as_millis() as u64;
+        let last = presence.read_at.load(Ordering::Acquire);
+        let stale = last == NEVER || now.saturating_sub(last) >= 1000;
+        // One caller reads; the others go on with the last answer.
+        if stale && presence.read_at.compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            let present = self.store.run(|c| session::any_with_prefix(c, LEGACY)).await?;
+            presence.present.store(present, Ordering::Release);
+        }
+        Ok(presence.present.load(Ordering::Acquire))
+    }
+
     /// Swaps a legacy browser session for a gateway session on this response (the rolling
     /// refresh, done at once): the new cookie is set and the legacy row ends after the grace.
-    /// Returns the new session's id; `None` when another request swapped it first (or it
-    /// ends within the grace anyway), and the legacy row carries on until it expires.
+    /// Returns the new session's id; `None` when another request swapped it first (the
+    /// legacy row then ends with its grace), or when it ends within the grace anyway.
     pub(crate) async fn swap_legacy_session(&self, ctx: &Ctx, legacy: &SessionRow, now: i64) -> Result<Option<String>> {
+        let until = now + LEGACY_GRACE_SECS;
+        if legacy.expires_at <= until {
+            return Ok(None);
+        }
         let new = self.session_row(&legacy.auth_id, SessionKind::Session);
         let token = self.mint(&new);
-        let (old, until, new_id) = (legacy.id.clone(), now + LEGACY_GRACE_SECS, new.id.clone());
-        if !self.store.run(move |c| session::replace(c, &old, until, &new)).await? {
+        let (old, read_expiry, new_id) = (legacy.id.clone(), legacy.expires_at, new.id.clone());
+        if !self.store.run(move |c| session::replace(c, &old, read_expiry, until, &new)).await? {
             return Ok(None);
         }
         ctx.set_cookie(self.session_cookie(token));

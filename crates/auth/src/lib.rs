@@ -64,6 +64,7 @@ pub struct AuthService {
     devices: device::DeviceKey,
     sealer: sealed::Sealer,
     backup_codes: backup_codes::BackupCodeKey,
+    legacy_presence: legacy::LegacyPresence,
 }
 
 impl AuthService {
@@ -80,6 +81,7 @@ impl AuthService {
             devices: device::DeviceKey::new(&root_key),
             sealer: sealed::Sealer::new(&root_key),
             backup_codes: backup_codes::BackupCodeKey::new(&root_key),
+            legacy_presence: Default::default(),
             config,
             root_key,
         }

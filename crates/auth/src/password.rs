@@ -44,6 +44,23 @@ fn legacy_bcrypt_input(password: &str) -> Option<Zeroizing<Vec<u8>>> {
         .then(|| Zeroizing::new(data_encoding::BASE64.encode(&Sha256::digest(password.as_bytes())).into_bytes()))
 }
 
+/// Marks a stored hash made by a bcrypt that ignored everything past 72 bytes (Dokploy's,
+/// imported): only such a hash is also checked that way, and the next login replaces it.
+const TRUNCATING: &str = "truncating:";
+
+/// An imported hash, marked as made by a truncating bcrypt.
+pub fn mark_truncating(hash: &str) -> String {
+    format!("{TRUNCATING}{hash}")
+}
+
+/// The bcrypt hash of a stored value, and whether it is marked as made by a truncating bcrypt.
+pub fn unmark(stored: &str) -> (&str, bool) {
+    match stored.strip_prefix(TRUNCATING) {
+        Some(hash) => (hash, true),
+        None => (stored, false),
+    }
+}
+
 /// Hash verified for unknown accounts, so that they cost the same time as a wrong password.
 pub fn dummy_hash(cost: u32) -> String {
     bcrypt::hash("not-a-password-of-anyone", cost).expect("bcrypt with a valid cost")

@@ -136,22 +136,24 @@ impl PasswordPool {
         rx.await.map_err(|_| RpcError::internal("a CPU task failed"))
     }
 
-    /// Whether `password` matches the bcrypt hash `stored`, and whether that hash should be
-    /// replaced: made in an older form (a long password pre-hashed the way the gateway once
-    /// did, or truncated to 72 bytes as Dokploy's bcrypt did), checked side by side in one
+    /// Whether `password` matches the stored hash, and whether that hash should be replaced:
+    /// made in an older form (a long password pre-hashed the way the gateway once did, or an
+    /// imported hash of a bcrypt that truncated at 72 bytes), checked side by side in one
     /// batch where lanes are free, or at a cost below `cost`.
     pub async fn verify(&self, password: &str, stored: &str, cost: u32) -> Result<Matched, RpcError> {
+        let (stored, truncating) = password::unmark(stored);
         let Some(check) = password::Check::new(password, stored) else { return Ok(Matched::No) };
-        let cheaper = check.cost() < cost;
+        let outdated = truncating || check.cost() < cost;
         let current = self.check(check);
-        let older: Vec<_> = [password::Check::legacy(password, stored), password::Check::truncated(password, stored)]
+        let truncated = truncating.then(|| password::Check::truncated(password, stored)).flatten();
+        let older: Vec<_> = [password::Check::legacy(password, stored), truncated]
             .into_iter()
             .flatten()
             .map(|c| self.check(c))
             .collect();
         let failed = |_| RpcError::internal("a password check failed");
         if current.await.map_err(failed)? {
-            return Ok(if cheaper { Matched::Outdated } else { Matched::Yes });
+            return Ok(if outdated { Matched::Outdated } else { Matched::Yes });
         }
         for older in older {
             if older.await.map_err(failed)? {

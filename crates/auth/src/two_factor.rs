@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use garde::Validate;
-use gateway_store::auth::{self, AuthChanges};
+use gateway_store::auth;
 use gateway_store::{DbConn, StoreError, backup_code, challenge};
 use gateway_wire::{Ctx, NoInput, RpcError};
 use schemars::JsonSchema;
@@ -81,9 +81,7 @@ impl AuthService {
                 if !auth::accept_totp_step(c, &id, step)? {
                     return Ok(None);
                 }
-                let changes =
-                    AuthChanges { secret: Some(Some(secret)), is_2fa_enabled: Some(true), ..Default::default() };
-                auth::update(c, &id, &changes)
+                backup_code::enable_2fa(c, &id, &secret)
             })
             .await?
             .ok_or_else(|| bad(INVALID_2FA_CODE))?;
@@ -125,13 +123,19 @@ impl AuthService {
             audit!(ctx, "2fa_failed", auth_id = %row.id);
             return Err(bad(INVALID_2FA_CODE));
         }
+        // Of two answers racing on one challenge, only the one that ends it signs in.
         let id = challenge.id;
-        self.store
+        let ended = self
+            .store
             .run(move |c| {
-                challenge::delete(c, &id)?;
-                settled.completed(c)
+                let ended = challenge::delete(c, &id)?;
+                settled.completed(c)?;
+                Ok(ended)
             })
             .await?;
+        if !ended {
+            return Err(RpcError::unauthorized().into());
+        }
         ctx.set_cookie(removal_cookie(CHALLENGE_COOKIE, self.config.cookie_secure));
         audit!(ctx, "login_succeeded", auth_id = %row.id, second_factor = true, backup_code = backup);
         self.start_session(ctx, row.id).await?;

@@ -196,6 +196,18 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// `text` (an error about the database at `url`) with the URL's password blanked out, as
+/// written and percent-decoded. Read by hand: a URL that fails to parse may be quoted too.
+pub fn without_password(text: &str, url: &str) -> String {
+    let authority = url.split_once("://").map_or("", |(_, rest)| rest.split('/').next().unwrap_or(""));
+    let Some((user_info, _)) = authority.rsplit_once('@') else { return text.to_owned() };
+    let Some((_, password)) = user_info.split_once(':').filter(|(_, p)| !p.is_empty()) else {
+        return text.to_owned();
+    };
+    let decoded = percent_encoding::percent_decode_str(password).decode_utf8_lossy().into_owned();
+    text.replace(password, "***").replace(&decoded, "***")
+}
+
 /// The gateway as the documents describe it, built without touching any configured
 /// database (a throwaway SQLite store).
 fn documented_gateway<T>(read: impl FnOnce(&gateway_wire::Gateway) -> T) -> anyhow::Result<T> {
@@ -224,5 +236,14 @@ mod tests {
         assert_eq!(super::redact("sqlite://data/gateway.db"), "sqlite://data/gateway.db");
         assert_eq!(super::redact("postgres://u:p%40ss@h/db?sslmode=require"), "postgres://u@h/db?sslmode=require");
         assert_eq!(super::redact("data/gateway.db"), "data/gateway.db");
+    }
+
+    #[test]
+    fn errors_about_a_database_lose_its_password_as_written_and_decoded() {
+        let hide = super::without_password;
+        assert_eq!(hide("bad token: \"pa%ss\"", "postgres://u:pa%ss@h/db"), "bad token: \"***\"");
+        assert_eq!(hide("auth failed for p@ss", "postgres://u:p%40ss@h/db"), "auth failed for ***");
+        assert_eq!(hide("refused", "postgres://u@h/db"), "refused");
+        assert_eq!(hide("x", "not a url"), "x");
     }
 }

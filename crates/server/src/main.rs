@@ -70,8 +70,9 @@ enum ImportCommand {
     /// admin, invitations, 2FA, sessions and API tokens, in one transaction. A second run
     /// changes nothing. Exits with 1, writing nothing, when emails collide.
     Dokploy {
-        /// Dokploy's PostgreSQL database, for example postgres://dokploy:PASSWORD@HOST:5432/dokploy.
-        #[arg(long, value_name = "POSTGRES_URL")]
+        /// Dokploy's PostgreSQL database, for example postgres://dokploy:PASSWORD@HOST:5432/dokploy
+        /// (from the environment, the password stays out of the process list).
+        #[arg(long, value_name = "POSTGRES_URL", env = "DOKPLOY_DATABASE_URL", hide_env_values = true)]
         from: String,
         /// Print the report without writing anything.
         #[arg(long)]
@@ -133,10 +134,18 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Import(ImportCommand::Dokploy { from, dry_run }) => {
+            // The key the gateway serves with: a new one would seal secrets nobody can open.
+            let key_file = settings.root_key_file();
+            if settings.root_key.is_none() && !key_file.exists() {
+                anyhow::bail!(
+                    "no root key at {}: give the import the gateway's --data-dir or --root-key",
+                    key_file.display()
+                );
+            }
             let store = gateway_server::open_store(&settings)?;
             let (root_key, _) = gateway_server::load_root_key(&settings)?;
             let report = gateway_auth::import_dokploy(&store, &root_key, &from, settings.bcrypt_cost, dry_run)
-                .map_err(anyhow::Error::msg)?;
+                .map_err(|e| anyhow::anyhow!(gateway_server::without_password(&e, &from)))?;
             print!("{report}");
             if report.refused() {
                 anyhow::bail!("the import was refused; nothing was written");

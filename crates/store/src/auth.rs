@@ -132,7 +132,7 @@ pub fn with_secrets(conn: &mut DbConn) -> Result<Vec<Secrets>, StoreError> {
 }
 
 /// How many accounts have a password hash of each bcrypt cost (`"10"`, say: the two digits
-/// after `$2b$`).
+/// after `$2b$`, counted from the end of the 60-character hash, which a marker may precede).
 pub fn password_costs(conn: &mut DbConn) -> Result<Vec<(String, i64)>, StoreError> {
     #[derive(QueryableByName)]
     struct Cost {
@@ -142,7 +142,8 @@ pub fn password_costs(conn: &mut DbConn) -> Result<Vec<(String, i64)>, StoreErro
         n: i64,
     }
     let rows: Vec<Cost> = diesel::sql_query(
-        "SELECT substr(password, 5, 2) AS cost, count(*) AS n FROM auth GROUP BY substr(password, 5, 2)",
+        "SELECT substr(password, length(password) - 55, 2) AS cost, count(*) AS n FROM auth \
+         GROUP BY substr(password, length(password) - 55, 2)",
     )
     .load(conn)?;
     Ok(rows.into_iter().map(|r| (r.cost, r.n)).collect())

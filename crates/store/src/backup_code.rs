@@ -1,4 +1,7 @@
-//! 2FA backup codes: ten single-use codes per account, stored as keyed hashes.
+//! 2FA backup codes: ten single-use codes per account, stored as keyed hashes. Every write
+//! here first updates the account's row, which takes its lock (PostgreSQL) or runs under the
+//! write lock (SQLite): writes for one account run one after another, and each sees the
+//! 2FA state the previous one left.
 
 use diesel::prelude::*;
 
@@ -6,10 +9,15 @@ use crate::auth::AuthRow;
 use crate::schema::{auth, backup_code};
 use crate::{DbConn, StoreError, write_tx};
 
-/// Makes `hashes` the account's only backup codes, in one transaction: the old set is gone
-/// the moment the new one exists.
-pub fn replace(conn: &mut DbConn, auth_id: &str, hashes: &[String], created_at: &str) -> Result<(), StoreError> {
+/// Makes `hashes` the account's only backup codes, in one transaction, if its 2FA is on:
+/// the old set is gone the moment the new one exists. False (nothing written) when 2FA is
+/// off, or there is no such account.
+pub fn replace(conn: &mut DbConn, auth_id: &str, hashes: &[String], created_at: &str) -> Result<bool, StoreError> {
     write_tx(conn, |c| {
+        let on = auth::table.find(auth_id).filter(auth::is_2fa_enabled.eq(true));
+        if diesel::update(on).set(auth::id.eq(auth_id)).execute(c)? != 1 {
+            return Ok(false);
+        }
         diesel::delete(backup_code::table.filter(backup_code::auth_id.eq(auth_id))).execute(c)?;
         // One row per statement: batch inserts are not available over both backends at once.
         for hash in hashes {
@@ -17,7 +25,7 @@ pub fn replace(conn: &mut DbConn, auth_id: &str, hashes: &[String], created_at: 
                 (backup_code::hash.eq(hash), backup_code::auth_id.eq(auth_id), backup_code::created_at.eq(created_at));
             diesel::insert_into(backup_code::table).values(row).execute(c)?;
         }
-        Ok(())
+        Ok(true)
     })
 }
 
@@ -33,12 +41,26 @@ pub fn count(conn: &mut DbConn, auth_id: &str) -> Result<i64, StoreError> {
     Ok(backup_code::table.filter(backup_code::auth_id.eq(auth_id)).count().get_result(conn)?)
 }
 
-/// Turns the account's 2FA off and deletes its backup codes, in one transaction; the row
-/// after the change, `None` if there is no such account.
+/// Turns the account's 2FA on with `sealed_secret`; codes made for an earlier secret are
+/// deleted in the same transaction. The row after the change, `None` if there is no such account.
+pub fn enable_2fa(conn: &mut DbConn, auth_id: &str, sealed_secret: &str) -> Result<Option<AuthRow>, StoreError> {
+    set_2fa(conn, auth_id, Some(sealed_secret))
+}
+
+/// Turns the account's 2FA off and deletes its backup codes, in one transaction.
 pub fn disable_2fa(conn: &mut DbConn, auth_id: &str) -> Result<Option<AuthRow>, StoreError> {
+    set_2fa(conn, auth_id, None)
+}
+
+fn set_2fa(conn: &mut DbConn, auth_id: &str, secret: Option<&str>) -> Result<Option<AuthRow>, StoreError> {
     write_tx(conn, |c| {
+        let change = (auth::secret.eq(secret), auth::is_2fa_enabled.eq(secret.is_some()));
+        let row = diesel::update(auth::table.find(auth_id))
+            .set(change)
+            .returning(auth::all_columns)
+            .get_result(c)
+            .optional()?;
         diesel::delete(backup_code::table.filter(backup_code::auth_id.eq(auth_id))).execute(c)?;
-        let off = (auth::secret.eq(None::<String>), auth::is_2fa_enabled.eq(false));
-        Ok(diesel::update(auth::table.find(auth_id)).set(off).returning(auth::all_columns).get_result(c).optional()?)
+        Ok(row)
     })
 }

@@ -49,18 +49,41 @@ pub fn find_with_auth(conn: &mut DbConn, id: &str) -> Result<Option<(SessionRow,
         .optional()?)
 }
 
+/// Whether any session's id starts with `prefix` (ASCII, ending below `~`): a range read on
+/// the primary key, on both backends.
+pub fn any_with_prefix(conn: &mut DbConn, prefix: &str) -> Result<bool, StoreError> {
+    let mut end = prefix.as_bytes().to_vec();
+    if let Some(last) = end.last_mut() {
+        *last += 1;
+    }
+    let end = String::from_utf8(end).map_err(|e| StoreError::Database(e.to_string()))?;
+    let first: Option<String> = session::table
+        .filter(session::id.ge(prefix))
+        .filter(session::id.lt(end))
+        .select(session::id)
+        .first(conn)
+        .optional()?;
+    Ok(first.is_some())
+}
+
 /// Moves the expiry (rolling sessions); false if the session is gone.
 pub fn extend(conn: &mut DbConn, id: &str, new_expires_at: i64) -> Result<bool, StoreError> {
     let changed = diesel::update(session::table.find(id)).set(session::expires_at.eq(new_expires_at)).execute(conn)?;
     Ok(changed == 1)
 }
 
-/// Ends session `old` at `until` and stores `new` in its place, in one transaction, unless
-/// `old` already ends by `until` (another request replaced it first): then nothing changes
-/// and the answer is false.
-pub fn replace(conn: &mut DbConn, old: &str, until: i64, new: &SessionRow) -> Result<bool, StoreError> {
+/// Ends session `old` at `until` and stores `new` in its place, in one transaction, if `old`
+/// still expires at `read_expiry` (as read before the call). False, changing nothing, when
+/// it does not: another request replaced it first.
+pub fn replace(
+    conn: &mut DbConn,
+    old: &str,
+    read_expiry: i64,
+    until: i64,
+    new: &SessionRow,
+) -> Result<bool, StoreError> {
     write_tx(conn, |c| {
-        let ended = diesel::update(session::table.find(old).filter(session::expires_at.gt(until)))
+        let ended = diesel::update(session::table.find(old).filter(session::expires_at.eq(read_expiry)))
             .set(session::expires_at.eq(until))
             .execute(c)?;
         if ended == 1 {

@@ -106,3 +106,25 @@ async fn wrong_backup_codes_are_throttled_like_wrong_pins(#[case] backend: Backe
     }
     on_backend!(backend, scenario);
 }
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[actix_web::test]
+async fn setting_2fa_up_again_leaves_no_code_of_the_old_secret(#[case] backend: Backend) {
+    async fn scenario(s: &TestServer) {
+        let a = admin(s).await;
+        let (_, setup_step) = enable_2fa(&a).await;
+        let codes = codes_of(&a.mutation("auth.generateBackupCodes", json!({"password": ADMIN_PASSWORD})).await);
+        let id = a.query("auth.get", Value::Null).await.ok()["id"].clone();
+        assert_eq!(stored_codes(s, &id), 10);
+        let secret = a.query("auth.generate2FASecret", Value::Null).await.ok()["secret"].as_str().unwrap().to_owned();
+        let setup = json!({"secret": secret, "pin": pin(&secret, setup_step + 1)});
+        assert_eq!(a.mutation("auth.verify2FASetup", setup).await.ok()["is2FAEnabled"], true);
+        assert_eq!(stored_codes(s, &id), 0);
+        let (b, id) = at_second_step(s).await;
+        let old = b.mutation("auth.verifyLogin2FA", json!({"pin": codes[0], "id": id})).await;
+        old.fails(400, "BAD_REQUEST", "Invalid 2FA code");
+    }
+    on_backend!(backend, scenario);
+}

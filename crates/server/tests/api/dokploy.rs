@@ -155,6 +155,10 @@ async fn the_import_is_all_or_nothing_refuses_case_collisions_and_runs_once(#[ca
             assert!(!rows.contains(secret), "stored sealed or hashed, never as it is");
         }
 
+        // Another root key than the store's is refused: what it sealed could not be opened.
+        let other = import_dokploy(&s.prepared.store, &RootKey::generate(), &source.url, 4, false);
+        assert!(other.unwrap_err().contains("root key"));
+
         let again = import(s, source, false);
         assert_eq!(again.written.as_ref().map(|w| (w.accounts, w.already_present)), Some((0, 7)));
         assert!(again.to_string().contains("Nothing to do"), "{again}");
@@ -175,6 +179,29 @@ async fn an_admin_already_in_the_gateway_refuses_the_import(#[case] backend: Bac
         assert!(report.refused());
         assert_eq!(report.written.as_ref().and_then(|w| w.admin_taken.clone()).as_deref(), Some(ADMIN_ID));
         assert_eq!(snapshot(&s.prepared.store), before);
+    }
+    with_dokploy!(backend, false, scenario);
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+#[actix_web::test]
+async fn rows_the_gateway_cannot_serve_refuse_the_import_before_anything_is_written(#[case] backend: Backend) {
+    async fn scenario(s: &TestServer, source: &TestDb) {
+        let empty = snapshot(&s.prepared.store);
+        let mut conn = PgConnection::establish(&source.url).unwrap();
+        // A second account with the admin role but no admin row would be a second admin.
+        conn.batch_execute(&format!("UPDATE auth SET rol = 'admin' WHERE id = '{USER_ID}'")).unwrap();
+        let (key, _) = RootKey::load_or_create(&s.settings.root_key_file()).unwrap();
+        let refused = import_dokploy(&s.prepared.store, &key, &source.url, 4, false).unwrap_err();
+        assert!(refused.contains(USER_ID) && refused.contains("role"), "{refused}");
+        conn.batch_execute(&format!("UPDATE auth SET rol = 'user' WHERE id = '{USER_ID}'")).unwrap();
+        // A TOTP secret that is not base32 would lock its user out.
+        conn.batch_execute(&format!("UPDATE auth SET secret = 'not base32!' WHERE id = '{TOTP_ID}'")).unwrap();
+        let refused = import_dokploy(&s.prepared.store, &key, &source.url, 4, false).unwrap_err();
+        assert!(refused.contains(TOTP_ID) && refused.contains("base32"), "{refused}");
+        assert_eq!(snapshot(&s.prepared.store), empty);
     }
     with_dokploy!(backend, false, scenario);
 }

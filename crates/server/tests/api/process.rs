@@ -324,6 +324,11 @@ fn import_dokploy_reports_refuses_collisions_and_dry_runs_without_writing() {
         (out.status.success(), stdout, stderr)
     };
 
+    // Without the gateway's key nothing runs: a new key would seal secrets it cannot open.
+    let (ok, _, stderr) = import(&[]);
+    assert!(!ok && stderr.contains("no root key"), "{stderr}");
+    assert!(gateway(&["keygen", "--data-dir", d]).status().unwrap().success());
+
     let (ok, stdout, stderr) = import(&[]);
     assert!(!ok && stdout.contains(CASE_A) && stdout.contains(CASE_B), "{stdout}");
     assert!(stderr.contains("nothing was written"), "{stderr}");
