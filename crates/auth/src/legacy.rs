@@ -47,13 +47,21 @@ pub struct LegacyPresence {
     since: Instant,
     /// Milliseconds after `since` of the last read; [`NEVER`] before the first.
     read_at: AtomicU64,
+    /// Held by the one caller reading: the others wait for its answer rather than use one
+    /// known to be stale (right after an import, that would refuse the imported sessions).
+    reading: tokio::sync::Mutex<()>,
 }
 
 const NEVER: u64 = u64::MAX;
 
 impl Default for LegacyPresence {
     fn default() -> Self {
-        LegacyPresence { present: AtomicBool::new(false), since: Instant::now(), read_at: AtomicU64::new(NEVER) }
+        LegacyPresence {
+            present: AtomicBool::new(false),
+            since: Instant::now(),
+            read_at: AtomicU64::new(NEVER),
+            reading: Default::default(),
+        }
     }
 }
 
@@ -61,13 +69,17 @@ impl AuthService {
     /// Whether imported sessions may exist (see [`LegacyPresence`]).
     pub(crate) async fn legacy_sessions_exist(&self) -> Result<bool> {
         let presence = &self.legacy_presence;
-        let now = presence.since.elapsed().as_millis() as u64;
-        let last = presence.read_at.load(Ordering::Acquire);
-        let stale = last == NEVER || now.saturating_sub(last) >= 1000;
-        // One caller reads; the others go on with the last answer.
-        if stale && presence.read_at.compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-            let present = self.store.run(|c| session::any_with_prefix(c, LEGACY)).await?;
-            presence.present.store(present, Ordering::Release);
+        let stale = || {
+            let last = presence.read_at.load(Ordering::Acquire);
+            last == NEVER || presence.since.elapsed().as_millis() as u64 >= last.saturating_add(1000)
+        };
+        if stale() {
+            let _reading = presence.reading.lock().await;
+            if stale() {
+                let present = self.store.run(|c| session::any_with_prefix(c, LEGACY)).await?;
+                presence.present.store(present, Ordering::Release);
+                presence.read_at.store(presence.since.elapsed().as_millis() as u64, Ordering::Release);
+            }
         }
         Ok(presence.present.load(Ordering::Acquire))
     }
