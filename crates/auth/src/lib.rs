@@ -34,6 +34,7 @@ mod throttle;
 mod tokens;
 mod totp;
 mod two_factor;
+mod upstream_identity;
 
 pub use backup_codes::BackupCodeKey;
 pub use config::AuthConfig;
@@ -48,6 +49,7 @@ pub use sealed::seal_stored_secrets;
 pub use sessions::{CHALLENGE_COOKIE, SESSION_COOKIE};
 pub use tokens::{Claims, MAX_TOKEN_CHARS, RootKey};
 pub use totp::code_at as totp_code_at;
+pub use upstream_identity::UpstreamIdentity;
 
 use gateway_store::{AsyncStore, Store, StoreError};
 

@@ -11,9 +11,9 @@ use actix_cors::Cors;
 use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::{Context, bail};
-use gateway_auth::{AuthService, RootKey};
+use gateway_auth::{AuthService, RootKey, UpstreamIdentity};
 use gateway_store::{PoolOptions, Store};
-use gateway_wire::{Gateway, Registry};
+use gateway_wire::{Gateway, Registry, Upstream};
 use tracing_actix_web::TracingLogger;
 
 pub use settings::Settings;
@@ -71,13 +71,19 @@ pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
     }
     // Lets sessions be answered from memory until one changes, in this or any other gateway.
     store.follow_auth_epoch();
+    let upstream_identity = UpstreamIdentity::new(&root_key);
     let service = Arc::new(AuthService::new(store.clone(), settings.auth_config(), root_key));
     service.refresh_dummy_hashes().context("reading the password costs in use")?;
     gateway_auth::maintain(&service, Duration::from_secs(settings.purge_interval_secs));
     let mut registry = Registry::new();
     gateway_auth::register(&mut registry, Arc::clone(&service));
+    let mut wire = settings.wire_config();
+    if let Some(options) = settings.upstream_options() {
+        let upstream = Upstream::new(options, Some(Arc::new(upstream_identity))).map_err(anyhow::Error::msg)?;
+        wire.upstream = Some(Arc::new(upstream));
+    }
     let ready_store = store.clone();
-    let gateway = Gateway::new(registry, settings.wire_config()).with_readiness(Arc::new(move || {
+    let gateway = Gateway::new(registry, wire).with_readiness(Arc::new(move || {
         let store = ready_store.clone();
         // While the database is known to be down, the probe's word stands: no wait.
         Box::pin(async move {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use gateway_auth::RootKey;
+use gateway_auth::{RootKey, UpstreamIdentity};
 use gateway_server::{Settings, logging, openapi_document, prepare, serve, typescript_router};
 
 #[derive(Parser)]
@@ -35,6 +35,9 @@ enum Command {
     Openapi,
     /// Print the TypeScript router (`export type AppRouter`) for tRPC clients.
     Typescript,
+    /// Print the public key an app behind the gateway (--upstream) verifies the signed
+    /// identity header with (`ed25519/<hex>`).
+    PublicKey,
 }
 
 #[derive(Subcommand)]
@@ -123,6 +126,11 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let path = settings.root_key_file();
             RootKey::generate().save(&path).map_err(anyhow::Error::msg)?;
             println!("wrote a new root key to {}", path.display());
+            Ok(())
+        }
+        Command::PublicKey => {
+            let (root_key, _) = gateway_server::load_root_key(&settings)?;
+            println!("{}", UpstreamIdentity::new(&root_key).public_key());
             Ok(())
         }
         Command::Openapi => {

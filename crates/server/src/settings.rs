@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use gateway_auth::AuthConfig;
-use gateway_wire::{OriginPolicy, Transformer, WireConfig};
+use gateway_wire::{OriginPolicy, Transformer, UpstreamOptions, WireConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TransformerArg {
@@ -128,6 +128,25 @@ pub struct Settings {
     /// None: no CORS headers at all.
     #[arg(long = "cors-origin", env = "GATEWAY_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin, global = true)]
     pub cors_origins: Vec<String>,
+
+    /// The tRPC endpoint of the app behind the gateway (http://app:3000/api/trpc): calls of
+    /// procedures the gateway does not serve go there, with the caller's signed identity.
+    /// None: they answer NOT_FOUND.
+    #[arg(long, env = "GATEWAY_UPSTREAM", global = true)]
+    pub upstream: Option<String>,
+
+    /// How long the upstream may take to answer, in seconds; then GATEWAY_TIMEOUT.
+    #[arg(long, env = "GATEWAY_UPSTREAM_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub upstream_timeout_secs: u64,
+
+    /// Longest URL of a forwarded GET batch; a longer one is split into several requests
+    /// (or sent as POST with --upstream-method-override).
+    #[arg(long, env = "GATEWAY_UPSTREAM_MAX_URL_BYTES", default_value_t = 8192, value_parser = clap::value_parser!(u64).range(256..=1048576), global = true)]
+    pub upstream_max_url_bytes: u64,
+
+    /// The upstream takes queries over POST (tRPC's allowMethodOverride).
+    #[arg(long, env = "GATEWAY_UPSTREAM_METHOD_OVERRIDE", default_value_t = false, global = true)]
+    pub upstream_method_override: bool,
 }
 
 /// An exact origin, `scheme://host[:port]`: no wildcard, path or trailing slash, since
@@ -165,7 +184,21 @@ impl Settings {
             session_cookie: gateway_auth::SESSION_COOKIE.into(),
             title: "Dokploy auth gateway".into(),
             version: env!("CARGO_PKG_VERSION").into(),
+            upstream: None,
         }
+    }
+
+    /// Where unknown calls go, if anywhere.
+    pub fn upstream_options(&self) -> Option<UpstreamOptions> {
+        self.upstream.as_ref().map(|url| UpstreamOptions {
+            url: url.clone(),
+            timeout: Duration::from_secs(self.upstream_timeout_secs),
+            max_url_bytes: self.upstream_max_url_bytes as usize,
+            method_override: self.upstream_method_override,
+            own_cookies: [gateway_auth::SESSION_COOKIE, gateway_auth::CHALLENGE_COOKIE, gateway_auth::DEVICE_COOKIE]
+                .map(str::to_owned)
+                .to_vec(),
+        })
     }
 
     pub fn auth_config(&self) -> AuthConfig {

@@ -1,9 +1,11 @@
 //! Settings of the wire layer.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::origin::OriginPolicy;
 use crate::superjson::Transformer;
+use crate::upstream::Upstream;
 
 /// Settings of the wire layer.
 #[derive(Debug, Clone)]
@@ -25,6 +27,8 @@ pub struct WireConfig {
     pub session_cookie: String,
     pub title: String,
     pub version: String,
+    /// Where tRPC calls of paths the registry does not know go; `None`: they are 404s.
+    pub upstream: Option<Arc<Upstream>>,
 }
 
 impl Default for WireConfig {
@@ -40,6 +44,7 @@ impl Default for WireConfig {
             session_cookie: "auth_session".into(),
             title: "API".into(),
             version: "0.0.0".into(),
+            upstream: None,
         }
     }
 }

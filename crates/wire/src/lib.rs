@@ -17,6 +17,7 @@ mod rest;
 mod superjson;
 mod trpc;
 mod typescript;
+mod upstream;
 mod validation;
 
 pub use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
@@ -34,4 +35,5 @@ pub use rest::coerce_query;
 pub use superjson::{Transformer, deserialize as superjson_deserialize};
 pub use trpc::parse_calls;
 pub use typescript::router as typescript_router;
+pub use upstream::{IDENTITY_HEADER, IdentitySigner, Upstream, UpstreamOptions};
 pub use validation::decode_input;

@@ -5,6 +5,7 @@ use actix_web::http::{Method, StatusCode, header};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::stream::{self, FuturesUnordered, StreamExt};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::config::WireConfig;
@@ -15,6 +16,7 @@ use crate::http::{context, finish, is_json, parse_json, read_body, status_of};
 use crate::procedure::Kind;
 use crate::registry::Registry;
 use crate::superjson::Transformer;
+use crate::upstream::{Answer, Forward, Upstream};
 
 const PREFIX: &str = "/api/trpc/";
 
@@ -33,6 +35,8 @@ struct Request {
     calls: Vec<Call>,
     batch: bool,
     mode: Mode,
+    /// Each call's input as the client wrote it, when some call goes upstream.
+    raw_inputs: Option<Vec<Option<Box<RawValue>>>>,
 }
 
 pub(crate) async fn handle(
@@ -53,6 +57,10 @@ pub(crate) async fn handle(
     let dispatcher =
         Dispatcher { registry: registry.into_inner(), method_override: config.method_override, transformer };
     match request.mode {
+        Mode::Whole if request.raw_inputs.is_some() => {
+            let upstream = config.upstream.clone().expect("raw inputs are read for an upstream");
+            respond_forwarding(dispatcher, ctx, request, &upstream, req.headers()).await
+        }
         Mode::Whole => respond_whole(dispatcher, ctx, request).await,
         Mode::JsonLines => stream_json_lines(dispatcher, ctx, request.calls),
         Mode::StreamedObject => stream_object(dispatcher, ctx, request.calls),
@@ -85,6 +93,8 @@ async fn decode(
     };
     let raw_path = req.uri().path().strip_prefix(PREFIX).unwrap_or_default();
     let (calls, batch) = parse_calls(raw_path, req.query_string(), verb, body.as_deref(), config.max_batch_calls)?;
+    let forwards = config.upstream.is_some() && calls.iter().any(|c| registry.get(&c.path).is_none());
+    let raw_inputs = forwards.then(|| raw_inputs(req.query_string(), verb, body.as_deref(), batch, calls.len()));
 
     let mode = stream_mode(req);
     if mode != Mode::Whole && !batch {
@@ -96,7 +106,26 @@ async fn decode(
             return Err(RpcError::bad_request("Queries and mutations cannot be mixed in one batch"));
         }
     }
-    Ok(Request { calls, batch, mode })
+    Ok(Request { calls, batch, mode, raw_inputs })
+}
+
+/// Each call's input as the client wrote it (a call whose input cannot be read gets none:
+/// the upstream then judges it as absent, as it would have the unreadable original).
+fn raw_inputs(query: &str, verb: Verb, body: Option<&[u8]>, batch: bool, n: usize) -> Vec<Option<Box<RawValue>>> {
+    let text = match verb {
+        Verb::Get => serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+            .ok()
+            .and_then(|q| q.into_iter().find(|(k, _)| k == "input").map(|(_, v)| v)),
+        Verb::Post => body.and_then(|b| std::str::from_utf8(b).ok()).map(str::to_owned),
+    };
+    let text = text.filter(|t| !t.trim().is_empty());
+    if !batch {
+        let single = text.and_then(|t| RawValue::from_string(t).ok());
+        return vec![single];
+    }
+    let mut members: std::collections::HashMap<String, Box<RawValue>> =
+        text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    (0..n).map(|i| members.remove(&i.to_string())).collect()
 }
 
 /// The calls of a tRPC request from its raw (percent-encoded) path after `/api/trpc/`, its
@@ -215,6 +244,82 @@ async fn respond_whole(dispatcher: Dispatcher, ctx: Ctx, request: Request) -> Ht
     let errors: Vec<&RpcError> = results.iter().filter_map(|r| r.as_ref().err()).collect();
     finish(&mut builder, &ctx, &errors);
     builder.insert_header((header::VARY, "trpc-accept, accept")).json(body)
+}
+
+/// A whole answer to a request some of whose calls go upstream: local calls run here,
+/// forwarded ones go upstream together, at the same time; answers merge in call order.
+async fn respond_forwarding(
+    dispatcher: Dispatcher,
+    ctx: Ctx,
+    request: Request,
+    upstream: &Upstream,
+    headers: &actix_web::http::header::HeaderMap,
+) -> HttpResponse {
+    let transformer = dispatcher.transformer;
+    let Request { calls, batch, raw_inputs, .. } = request;
+    let mut raw_inputs = raw_inputs.unwrap_or_default();
+    raw_inputs.resize_with(calls.len(), || None);
+    let verb = calls.first().map_or(Verb::Get, |c| c.verb);
+    let (mut local, mut forwards, mut forwarded_at) = (Vec::new(), Vec::new(), Vec::new());
+    for ((i, call), raw) in calls.into_iter().enumerate().zip(raw_inputs) {
+        if dispatcher.registry.get(&call.path).is_some() {
+            let path = call.path.clone();
+            let fut = dispatcher.clone().dispatch(ctx.clone(), call);
+            local.push(async move { (i, path, fut.await) });
+        } else {
+            forwarded_at.push((i, call.path.clone()));
+            forwards.push(Forward { path: call.path, input: raw });
+        }
+    }
+    let forwarding = async {
+        // A caller the gateway cannot resolve (its store is down) is not vouched for.
+        let identity = match ctx.identity().await {
+            Ok(identity) => identity.cloned(),
+            Err(e) => return Err(e),
+        };
+        Ok(upstream.forward(headers, identity.as_ref(), verb, forwards, batch).await)
+    };
+    let (local, forwarded) = futures_util::future::join(futures_util::future::join_all(local), forwarding).await;
+
+    let n = local.len() + forwarded_at.len();
+    let mut items: Vec<Option<(String, u16)>> = vec![None; n];
+    let mut errors = Vec::new();
+    for (i, path, result) in local {
+        let status = result.as_ref().err().map_or(200, RpcError::http_status);
+        items[i] = Some((response_item(&result, &path, transformer).to_string(), status));
+        errors.extend(result.err());
+    }
+    let mut set_cookies = Vec::new();
+    match forwarded {
+        Ok(forwarded) => {
+            set_cookies = forwarded.set_cookies;
+            for ((i, path), answer) in forwarded_at.into_iter().zip(forwarded.answers) {
+                items[i] = Some(match answer {
+                    Answer::Upstream { item, status } => (item.get().to_owned(), status),
+                    Answer::Failed(e) => {
+                        (response_item(&Err(e.clone()), &path, transformer).to_string(), e.http_status())
+                    }
+                });
+            }
+        }
+        Err(e) => {
+            for (i, path) in forwarded_at {
+                items[i] = Some((response_item(&Err(e.clone()), &path, transformer).to_string(), e.http_status()));
+            }
+        }
+    }
+    let items: Vec<(String, u16)> = items.into_iter().map(|item| item.expect("every call answered")).collect();
+    let status = if items.iter().all(|(_, s)| *s == items[0].1) { items[0].1 } else { 207 };
+    let texts: Vec<&str> = items.iter().map(|(text, _)| text.as_str()).collect();
+    let body = if batch { format!("[{}]", texts.join(",")) } else { texts.concat() };
+
+    let mut builder = HttpResponse::build(StatusCode::from_u16(status).expect("valid status"));
+    let errors: Vec<&RpcError> = errors.iter().collect();
+    finish(&mut builder, &ctx, &errors);
+    for cookie in set_cookies {
+        builder.append_header((header::SET_COOKIE, cookie));
+    }
+    builder.insert_header((header::VARY, "trpc-accept, accept")).content_type("application/json").body(body)
 }
 
 fn line(value: Value, transformer: Transformer) -> String {

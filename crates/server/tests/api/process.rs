@@ -114,6 +114,10 @@ fn help_explains_every_setting() {
         "--client-ip-header",
         "--log-format",
         "--log-level",
+        "--upstream",
+        "--upstream-timeout-secs",
+        "--upstream-max-url-bytes",
+        "--upstream-method-override",
         "GATEWAY_BIND",
         "DATABASE_URL",
     ] {
@@ -155,6 +159,14 @@ fn a_bad_setting_stops_the_start_with_one_line() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("error:") && err.contains("database") && !err.contains("panicked"), "{err}");
+    // An upstream that is not a plain http:// URL (the app behind the gateway): one line, exit 1.
+    for upstream in ["https://app.example.com/api/trpc", "not a url"] {
+        let out = gateway(&["serve", "--data-dir", dir.to_str().unwrap(), "--upstream", upstream]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{upstream}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains("--upstream"), "{err}");
+    }
 }
 
 #[cfg(target_os = "linux")]

@@ -1,0 +1,121 @@
+// The gateway in front of an app: calls the gateway does not serve go to a real tRPC v11
+// upstream (upstream.mjs, superjson), with the caller's identity signed in a header the
+// upstream checks with the TypeScript package's helper. Driven by the real v11 client.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { TRPCClientError, createTRPCUntypedClient, httpBatchLink } from '@trpc/client';
+import superjson from 'superjson';
+import * as h from './harness.mjs';
+
+const B = 14; // this file's loopback addresses are 127.14.0.N
+const T = { timeout: 120_000 };
+let gw;
+let upstream;
+let upstreamPort;
+
+async function startUpstream() {
+  const publicKey = spawnSync(h.gatewayBinary(), ['public-key', '--data-dir', gw.dataDir], { encoding: 'utf8', env: h.gatewayEnv() }).stdout.trim();
+  assert.match(publicKey, /^ed25519\/[0-9a-f]{64}$/);
+  const child = spawn(process.execPath, ['--experimental-wasm-modules', 'upstream.mjs', String(upstreamPort), publicKey], {
+    cwd: new URL('.', import.meta.url),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  // Listening once it says so.
+  for await (const chunk of child.stdout) if (String(chunk).includes('listening')) break;
+  return child;
+}
+
+before(async () => {
+  upstreamPort = await h.freePort();
+  gw = await h.startGateway({
+    extraArgs: ['--upstream', `http://127.0.0.1:${upstreamPort}/api/trpc`, '--upstream-timeout-secs', '2'],
+  });
+  upstream = await startUpstream();
+});
+
+after(async () => {
+  if (upstream && upstream.exitCode === null && upstream.signalCode === null) {
+    upstream.kill();
+    await once(upstream, 'exit');
+  }
+  if (gw) await gw.stop();
+});
+
+function client({ jar = new h.CookieJar(), headers = {} } = {}) {
+  const fetch = h.makeFetch({ address: h.nextAddress(B), jar });
+  const link = httpBatchLink({ url: gw.trpcUrl, transformer: superjson, fetch, headers: () => ({ ...jar.headers(), ...headers }) });
+  return { trpc: createTRPCUntypedClient({ links: [link] }), jar, fetch };
+}
+
+const rejects = (promise, expected) => h.rejects(promise, expected, TRPCClientError);
+
+let admin;
+/** A client signed in as the admin (created once), with a session of its own. */
+async function signedIn() {
+  admin ??= await h.createAdminRaw(gw, { address: h.nextAddress(B) });
+  const { jar } = await h.loginRaw(gw, admin.email, admin.password, { address: h.nextAddress(B) });
+  return { ...client({ jar }), authId: admin.authId };
+}
+
+test('a mixed batch: local and forwarded calls in one request, answers in order, superjson passed through', T, async () => {
+  const { trpc, fetch, authId } = await signedIn();
+  fetch.reset();
+  const [me, projects, mine, dated] = await Promise.all([
+    trpc.query('auth.get'),
+    trpc.query('project.all'),
+    trpc.query('project.mine'),
+    trpc.query('project.dated'),
+  ]);
+  assert.equal(fetch.requests.length, 1, 'one HTTP request');
+  assert.equal(me.id, authId);
+  assert.deepEqual(projects, [{ id: 'p1', name: 'web' }]);
+  assert.deepEqual(mine, { authId, role: 'admin', sessionKind: 'session' }, 'the upstream saw the caller');
+  assert.ok(dated.at instanceof Date && dated.at.toISOString() === '2024-12-31T23:59:59.000Z');
+  assert.ok(dated.tags instanceof Map && dated.tags.get('env') === 'prod');
+  // Inputs pass as written.
+  assert.deepEqual(await trpc.query('project.byName', { name: 'web', at: new Date(0) }), { echoed: { name: 'web', at: new Date(0) } });
+});
+
+test('anonymous callers carry no identity; a spoofed header never reaches the upstream', T, async () => {
+  const anonymous = client({ headers: { 'x-gateway-identity': 'forged', 'x-custom': 'kept' } });
+  const seen = await anonymous.trpc.query('debug.headers');
+  assert.deepEqual(seen, { identity: null, cookie: null, custom: 'kept' });
+  await rejects(anonymous.trpc.query('project.mine'), { code: 'UNAUTHORIZED', httpStatus: 401 });
+
+  const { trpc, jar, authId } = await signedIn();
+  jar.set('app_pref', 'compact');
+  const { trpc: spoofing } = client({ jar, headers: { 'x-gateway-identity': 'forged' } });
+  const signed = await spoofing.query('debug.headers');
+  assert.ok(signed.identity && signed.identity !== 'forged', 'the gateway replaced it');
+  assert.equal(signed.cookie, 'app_pref=compact', "the gateway's own cookies stay with the gateway");
+  assert.equal((await trpc.query('project.mine')).authId, authId);
+});
+
+test("the upstream's cookies reach the client; its errors keep their codes, and the batch is a 207", T, async () => {
+  const { trpc, jar, fetch } = await signedIn();
+  assert.equal(await trpc.mutation('settings.remember', { theme: 'dark' }), true);
+  assert.equal(jar.get('app_theme'), 'dark');
+  fetch.reset();
+  const [me, forbidden] = await Promise.allSettled([trpc.query('auth.get'), trpc.query('project.forbidden')]);
+  assert.equal(me.status, 'fulfilled');
+  assert.equal(forbidden.reason.data.code, 'FORBIDDEN');
+  assert.equal(forbidden.reason.message, 'Not your project');
+  assert.equal(fetch.requests[0].status, 207);
+});
+
+test('a slow upstream gives GATEWAY_TIMEOUT, a stopped one BAD_GATEWAY; local calls of the batch still succeed', T, async () => {
+  const { trpc } = await signedIn();
+  const [me, slow] = await Promise.allSettled([trpc.query('auth.get'), trpc.query('project.slow')]);
+  assert.equal(me.status, 'fulfilled');
+  assert.equal(slow.reason.data.code, 'GATEWAY_TIMEOUT');
+  assert.equal(slow.reason.data.httpStatus, 504);
+
+  upstream.kill();
+  await once(upstream, 'exit');
+  const [again, down] = await Promise.allSettled([trpc.query('auth.get'), trpc.query('project.all')]);
+  assert.equal(again.status, 'fulfilled');
+  assert.equal(down.reason.data.code, 'BAD_GATEWAY');
+  assert.equal(down.reason.data.httpStatus, 502);
+});
