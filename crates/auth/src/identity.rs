@@ -50,6 +50,7 @@ impl AuthService {
         Ok(Some(Identity {
             subject: found.account.id.clone(),
             admin: found.account.rol == AccountRole::Admin,
+            email: Some(found.account.email.clone()),
             session_id,
             source,
             details: Some(found.account.clone()),

@@ -64,6 +64,7 @@ mod tests {
         let identity = Identity {
             subject: "a1".into(),
             admin: true,
+            email: None,
             session_id: "s1".into(),
             source: CredentialSource::Bearer,
             details: None,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use gateway_auth::AuthConfig;
-use gateway_wire::{OriginPolicy, Transformer, UpstreamOptions, WireConfig};
+use gateway_wire::{ForwardAuthHeaders, OriginPolicy, Transformer, UpstreamOptions, WireConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TransformerArg {
@@ -144,9 +144,21 @@ pub struct Settings {
     #[arg(long, env = "GATEWAY_UPSTREAM_MAX_URL_BYTES", default_value_t = 8192, value_parser = clap::value_parser!(u64).range(256..=1048576), global = true)]
     pub upstream_max_url_bytes: u64,
 
+    /// Prefix of the identity headers /api/forward-auth answers with: {prefix}Id,
+    /// {prefix}Role, {prefix}Email.
+    #[arg(long, env = "GATEWAY_FORWARD_AUTH_HEADER_PREFIX", default_value = "X-Auth-", value_parser = parse_header_prefix, global = true)]
+    pub forward_auth_header_prefix: String,
+
     /// The upstream takes queries over POST (tRPC's allowMethodOverride).
     #[arg(long, env = "GATEWAY_UPSTREAM_METHOD_OVERRIDE", default_value_t = false, global = true)]
     pub upstream_method_override: bool,
+}
+
+/// A header name prefix: letters, digits and dashes.
+fn parse_header_prefix(prefix: &str) -> Result<String, String> {
+    let valid =
+        !prefix.is_empty() && prefix.len() <= 64 && prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    valid.then(|| prefix.to_owned()).ok_or_else(|| "letters, digits and dashes, as in X-Auth-".to_owned())
 }
 
 /// An exact origin, `scheme://host[:port]`: no wildcard, path or trailing slash, since
@@ -185,6 +197,7 @@ impl Settings {
             title: "Dokploy auth gateway".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             upstream: None,
+            forward_auth_headers: ForwardAuthHeaders::with_prefix(&self.forward_auth_header_prefix),
         }
     }
 

@@ -29,6 +29,23 @@ pub struct WireConfig {
     pub version: String,
     /// Where tRPC calls of paths the registry does not know go; `None`: they are 404s.
     pub upstream: Option<Arc<Upstream>>,
+    /// The headers `/api/forward-auth` answers a signed-in caller with.
+    pub forward_auth_headers: ForwardAuthHeaders,
+}
+
+/// Names of the identity headers of `/api/forward-auth`.
+#[derive(Debug, Clone)]
+pub struct ForwardAuthHeaders {
+    pub id: String,
+    pub role: String,
+    pub email: String,
+}
+
+impl ForwardAuthHeaders {
+    /// `{prefix}Id`, `{prefix}Role` and `{prefix}Email`.
+    pub fn with_prefix(prefix: &str) -> Self {
+        ForwardAuthHeaders { id: format!("{prefix}Id"), role: format!("{prefix}Role"), email: format!("{prefix}Email") }
+    }
 }
 
 impl Default for WireConfig {
@@ -45,6 +62,7 @@ impl Default for WireConfig {
             title: "API".into(),
             version: "0.0.0".into(),
             upstream: None,
+            forward_auth_headers: ForwardAuthHeaders::with_prefix("X-Auth-"),
         }
     }
 }

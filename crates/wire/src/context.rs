@@ -25,6 +25,8 @@ pub struct Identity {
     /// The account id.
     pub subject: String,
     pub admin: bool,
+    /// The account's email, for the apps the gateway vouches for it to (forward-auth).
+    pub email: Option<String>,
     /// The session (or API token) the credential belongs to.
     pub session_id: String,
     pub source: CredentialSource,

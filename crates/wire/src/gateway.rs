@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::config::WireConfig;
 use crate::registry::Registry;
-use crate::{openapi, rest, trpc};
+use crate::{forward_auth, openapi, rest, trpc};
 
 /// Tells `/ready` whether the service's dependencies answer.
 pub type ReadinessCheck = Arc<dyn Fn() -> BoxFuture<'static, bool> + Send + Sync>;
@@ -41,7 +41,8 @@ impl Gateway {
         &self.openapi
     }
 
-    /// Mounts `/health`, `/ready`, `/api/openapi.json`, `/api/trpc/..` and `/api/{path}`.
+    /// Mounts `/health`, `/ready`, `/api/openapi.json`, `/api/forward-auth`, `/api/trpc/..`
+    /// and `/api/{path}`.
     /// The handlers get the registry and the settings as app data.
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
         let (openapi, readiness) = (Arc::clone(&self.openapi), self.readiness.clone());
@@ -50,6 +51,7 @@ impl Gateway {
             .route("/health", web::get().to(health))
             .route("/ready", web::get().to(move || ready(readiness.clone())))
             .route("/api/openapi.json", web::get().to(move || openapi_json(Arc::clone(&openapi))))
+            .route("/api/forward-auth", web::get().to(forward_auth::handle))
             .service(web::resource("/api/trpc/{tail:.*}").to(trpc::handle))
             .service(web::resource("/api/{path}").to(rest::handle));
     }

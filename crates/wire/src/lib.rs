@@ -5,6 +5,7 @@ mod config;
 mod context;
 mod dispatch;
 mod error;
+mod forward_auth;
 mod gateway;
 mod http;
 mod limits;
@@ -21,7 +22,7 @@ mod upstream;
 mod validation;
 
 pub use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
-pub use config::WireConfig;
+pub use config::{ForwardAuthHeaders, WireConfig};
 pub use context::{Authenticator, CredentialSource, Ctx, Identity, RequestInfo};
 pub use dispatch::{Call, Dispatcher, Verb};
 pub use error::{ErrorCode, Issue, RpcError, VALIDATION_FAILED};

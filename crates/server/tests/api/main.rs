@@ -10,6 +10,7 @@ mod bad_input;
 mod cors;
 mod cross_site;
 mod dokploy;
+mod forward_auth;
 mod hostile_tokens;
 mod logs;
 mod outage;

@@ -101,6 +101,7 @@ impl Authenticator for TestAuth {
             let identity = |subject: &str, admin| Identity {
                 subject: subject.into(),
                 admin,
+                email: Some(format!("{subject}@example.com")),
                 session_id: format!("session-of-{subject}"),
                 source: CredentialSource::Bearer,
                 details: None,
