@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { TRPCClientError, createTRPCUntypedClient, httpBatchLink } from '@trpc/client';
+import { createTRPCProxyClient as createV10Client, httpBatchLink as v10BatchLink } from 'trpc10';
 import superjson from 'superjson';
 import * as h from './harness.mjs';
 
@@ -103,6 +104,39 @@ test("the upstream's cookies reach the client; its errors keep their codes, and 
   assert.equal(forbidden.reason.data.code, 'FORBIDDEN');
   assert.equal(forbidden.reason.message, 'Not your project');
   assert.equal(fetch.requests[0].status, 207);
+});
+
+test('tRPC v10: a mixed batch through httpBatchLink, superjson passed through', T, async () => {
+  const { jar, authId } = await signedIn();
+  const fetch = h.makeFetch({ address: h.nextAddress(B), jar });
+  const link = v10BatchLink({ url: gw.trpcUrl, fetch, headers: () => jar.headers() });
+  const v10 = createV10Client({ links: [link], transformer: superjson });
+  const [me, mine, dated] = await Promise.all([v10.auth.get.query(), v10.project.mine.query(), v10.project.dated.query()]);
+  assert.equal(fetch.requests.length, 1, 'one HTTP request');
+  assert.equal(me.id, authId);
+  assert.equal(mine.authId, authId);
+  assert.ok(dated.at instanceof Date && dated.tags instanceof Map);
+});
+
+test('with --upstream-require-session, anonymous calls reach only the public paths', T, async () => {
+  // Same root key: the upstream trusts this gateway's identities too.
+  const strict = await h.startGateway({
+    extraArgs: [
+      '--upstream', `http://127.0.0.1:${upstreamPort}/api/trpc`,
+      '--root-key-file', `${gw.dataDir}/root.key`,
+      '--upstream-require-session', '--upstream-public-path', 'project.all,debug.counted',
+    ],
+  });
+  try {
+    const fetch = h.makeFetch({ address: h.nextAddress(B) });
+    const anonymous = createTRPCUntypedClient({ links: [httpBatchLink({ url: strict.trpcUrl, transformer: superjson, fetch })] });
+    const [all, count] = await Promise.allSettled([anonymous.query('project.all'), anonymous.mutation('debug.count')]);
+    assert.deepEqual(all.value, [{ id: 'p1', name: 'web' }]);
+    assert.equal(count.reason.data.code, 'UNAUTHORIZED');
+    assert.equal(await anonymous.query('debug.counted'), 0, 'the refused call never reached the upstream');
+  } finally {
+    await strict.stop();
+  }
 });
 
 test('a slow upstream gives GATEWAY_TIMEOUT, a stopped one BAD_GATEWAY; local calls of the batch still succeed', T, async () => {

@@ -9,6 +9,7 @@ import superjson from 'superjson';
 import { IDENTITY_HEADER, gatewayIdentity } from '../../clients/typescript/identity.js';
 
 const [port, publicKey] = process.argv.slice(2);
+let counted = 0;
 
 // The ten lines a Dokploy-style createTRPCContext needs to trust the gateway.
 const createContext = ({ req, res }) => ({
@@ -41,6 +42,12 @@ const router = t.router({
     }),
   }),
   debug: t.router({
+    // A call the tests make sure never arrives (the gateway refuses it itself).
+    count: t.procedure.mutation(() => {
+      counted += 1;
+      return counted;
+    }),
+    counted: t.procedure.query(() => counted),
     // What reached the app: the headers the tests look for.
     headers: t.procedure.query(({ ctx }) => ({
       identity: ctx.req.headers[IDENTITY_HEADER] ?? null,

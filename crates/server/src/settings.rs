@@ -144,6 +144,16 @@ pub struct Settings {
     #[arg(long, env = "GATEWAY_UPSTREAM_MAX_URL_BYTES", default_value_t = 8192, value_parser = clap::value_parser!(u64).range(256..=1048576), global = true)]
     pub upstream_max_url_bytes: u64,
 
+    /// Forwarded calls need a valid session or API token (the gateway answers UNAUTHORIZED
+    /// itself), except those of --upstream-public-path.
+    #[arg(long, env = "GATEWAY_UPSTREAM_REQUIRE_SESSION", default_value_t = false, global = true)]
+    pub upstream_require_session: bool,
+
+    /// A procedure path anyone may call upstream with --upstream-require-session: exact
+    /// (`settings.health`) or a whole router (`public.*`); repeat or comma-separate.
+    #[arg(long = "upstream-public-path", env = "GATEWAY_UPSTREAM_PUBLIC_PATHS", value_delimiter = ',', global = true)]
+    pub upstream_public_paths: Vec<String>,
+
     /// Prefix of the identity headers /api/forward-auth answers with: {prefix}Id,
     /// {prefix}Role, {prefix}Email.
     #[arg(long, env = "GATEWAY_FORWARD_AUTH_HEADER_PREFIX", default_value = "X-Auth-", value_parser = parse_header_prefix, global = true)]
@@ -211,6 +221,7 @@ impl Settings {
             own_cookies: [gateway_auth::SESSION_COOKIE, gateway_auth::CHALLENGE_COOKIE, gateway_auth::DEVICE_COOKIE]
                 .map(str::to_owned)
                 .to_vec(),
+            require_session: self.upstream_require_session.then(|| self.upstream_public_paths.clone()),
         })
     }
 

@@ -16,7 +16,7 @@ use crate::http::{context, finish, is_json, parse_json, read_body, status_of};
 use crate::procedure::Kind;
 use crate::registry::Registry;
 use crate::superjson::Transformer;
-use crate::upstream::{Answer, Forward, Upstream};
+use crate::upstream::{Answer, Forward, Forwarded, Upstream};
 
 const PREFIX: &str = "/api/trpc/";
 
@@ -273,11 +273,33 @@ async fn respond_forwarding(
     }
     let forwarding = async {
         // A caller the gateway cannot resolve (its store is down) is not vouched for.
-        let identity = match ctx.identity().await {
-            Ok(identity) => identity.cloned(),
-            Err(e) => return Err(e),
+        let identity = ctx.identity().await?.cloned();
+        // Without a session, calls the upstream may not get are refused here.
+        let mut refused = vec![false; forwards.len()];
+        if identity.is_none() {
+            for (refuse, call) in refused.iter_mut().zip(&forwards) {
+                *refuse = !upstream.lets_anonymous_call(&call.path);
+            }
+        }
+        let sent: Vec<Forward> = forwards.into_iter().zip(&refused).filter(|(_, r)| !**r).map(|(c, _)| c).collect();
+        let mut forwarded = if sent.is_empty() {
+            Forwarded { answers: Vec::new(), set_cookies: Vec::new() }
+        } else {
+            upstream.forward(headers, identity.as_ref(), verb, sent, batch).await
         };
-        Ok(upstream.forward(headers, identity.as_ref(), verb, forwards, batch).await)
+        let mut answers = forwarded.answers.into_iter();
+        forwarded.answers =
+            refused
+                .into_iter()
+                .map(|r| {
+                    if r {
+                        Answer::Failed(RpcError::unauthorized())
+                    } else {
+                        answers.next().expect("one per sent call")
+                    }
+                })
+                .collect();
+        Ok::<_, RpcError>(forwarded)
     };
     let (local, forwarded) = futures_util::future::join(futures_util::future::join_all(local), forwarding).await;
 

@@ -58,6 +58,8 @@ pub struct Upstream {
     /// Cookies of the gateway's own, kept from the upstream.
     own_cookies: Vec<String>,
     signer: Option<Arc<dyn IdentitySigner>>,
+    /// Forwarded calls need a signed-in caller, but for these paths.
+    require_session: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -76,6 +78,9 @@ pub struct UpstreamOptions {
     pub method_override: bool,
     /// Names of the gateway's own cookies (the session, ...).
     pub own_cookies: Vec<String>,
+    /// `Some`: forwarded calls need a valid session or token, except calls of these paths
+    /// (exact, or `router.*` for a whole router); the gateway refuses the others itself.
+    pub require_session: Option<Vec<String>>,
 }
 
 /// What came back for one forwarded call: the upstream's item as it wrote it, and the HTTP
@@ -116,6 +121,16 @@ impl Upstream {
             method_override: options.method_override,
             own_cookies: options.own_cookies,
             signer,
+            require_session: options.require_session,
+        })
+    }
+
+    /// Whether a call of `path` may go upstream for a caller who is not signed in.
+    pub fn lets_anonymous_call(&self, path: &str) -> bool {
+        let Some(public) = &self.require_session else { return true };
+        public.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => path.starts_with(prefix),
+            None => p == path,
         })
     }
 
@@ -389,6 +404,7 @@ mod tests {
             max_url_bytes: 120,
             method_override: false,
             own_cookies: vec!["auth_session".into()],
+            require_session: Some(vec!["project.all".into(), "public.*".into()]),
         };
         let upstream = Upstream::new(options, None).unwrap();
         assert!(
@@ -403,5 +419,9 @@ mod tests {
         assert_eq!(groups.iter().map(Vec::len).sum::<usize>(), 6);
         assert_eq!(upstream.without_own_cookies("a=1; auth_session=x; b=2").unwrap(), b"a=1; b=2");
         assert_eq!(upstream.without_own_cookies("auth_session=x"), None);
+        let public: Vec<bool> = ["project.all", "project.allx", "public.a.b", "publicx.a", "project.one"]
+            .map(|p| upstream.lets_anonymous_call(p))
+            .into();
+        assert_eq!(public, [true, false, true, false, false]);
     }
 }

@@ -118,6 +118,9 @@ fn help_explains_every_setting() {
         "--upstream-timeout-secs",
         "--upstream-max-url-bytes",
         "--upstream-method-override",
+        "--upstream-require-session",
+        "--upstream-public-path",
+        "--forward-auth-header-prefix",
         "GATEWAY_BIND",
         "DATABASE_URL",
     ] {
