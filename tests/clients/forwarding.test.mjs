@@ -96,14 +96,17 @@ test('anonymous callers carry no identity; a spoofed header never reaches the up
 
 test("the upstream's cookies reach the client; its errors keep their codes, and the batch is a 207", T, async () => {
   const { trpc, jar, fetch } = await signedIn();
+  const session = jar.get('auth_session');
   assert.equal(await trpc.mutation('settings.remember', { theme: 'dark' }), true);
   assert.equal(jar.get('app_theme'), 'dark');
+  assert.equal(jar.get('auth_session'), session, "the app cannot replace the gateway's session cookie");
   fetch.reset();
   const [me, forbidden] = await Promise.allSettled([trpc.query('auth.get'), trpc.query('project.forbidden')]);
   assert.equal(me.status, 'fulfilled');
   assert.equal(forbidden.reason.data.code, 'FORBIDDEN');
   assert.equal(forbidden.reason.message, 'Not your project');
   assert.equal(fetch.requests[0].status, 207);
+  await rejects(trpc.query('debug.huge'), { code: 'BAD_GATEWAY', httpStatus: 502 });
 });
 
 test('tRPC v10: a mixed batch through httpBatchLink, superjson passed through', T, async () => {

@@ -38,6 +38,8 @@ const router = t.router({
   settings: t.router({
     remember: t.procedure.input((v) => v).mutation(({ ctx, input }) => {
       ctx.res.appendHeader('set-cookie', `app_theme=${input.theme}; Path=/; HttpOnly`);
+      // What a hostile or confused app might try: the gateway keeps its own cookie.
+      ctx.res.appendHeader('set-cookie', 'auth_session=from-the-app; Path=/');
       return true;
     }),
   }),
@@ -48,6 +50,8 @@ const router = t.router({
       return counted;
     }),
     counted: t.procedure.query(() => counted),
+    // An answer larger than the gateway reads (16 MiB).
+    huge: t.procedure.query(() => 'x'.repeat(17 * 1024 * 1024)),
     // What reached the app: the headers the tests look for.
     headers: t.procedure.query(({ ctx }) => ({
       identity: ctx.req.headers[IDENTITY_HEADER] ?? null,

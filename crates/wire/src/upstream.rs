@@ -293,18 +293,38 @@ impl Upstream {
             Err(e) => return (failed(n, unreachable(&e)), Vec::new()),
         };
         let status = response.status().as_u16();
+        // The upstream's cookies, but none of the gateway's own names: it cannot replace
+        // the session.
         let cookies: Vec<String> = response
             .headers()
             .get_all(reqwest::header::SET_COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .filter(|c| {
+                let name = c.split('=').next().unwrap_or_default().trim();
+                !self.own_cookies.iter().any(|own| own == name)
+            })
             .collect();
-        let body = match response.bytes().await {
-            Ok(body) => body,
-            Err(e) => return (failed(n, unreachable(&e)), cookies),
-        };
-        (answers(&body, n, batch, status), cookies)
+        match read_limited(response).await {
+            Ok(body) => (answers(&body, n, batch, status), cookies),
+            Err(e) => (failed(n, e), cookies),
+        }
     }
+}
+
+/// Most bytes of an upstream answer the gateway reads: an answer this large is not one a
+/// batch of tRPC calls gives, and the gateway holds it whole in memory.
+const MAX_UPSTREAM_BODY: usize = 16 * 1024 * 1024;
+
+async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, RpcError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| unreachable(&e))? {
+        if body.len() + chunk.len() > MAX_UPSTREAM_BODY {
+            return Err(RpcError::new(ErrorCode::BadGateway, "The upstream's answer is too large"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn failed(n: usize, e: RpcError) -> Vec<Answer> {
