@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 seconds=${1:-60}
 shift $(( $# > 0 ? 1 : 0 ))
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(trpc_request superjson query_coercion token hostile_token)
+[ ${#targets[@]} -gt 0 ] || targets=(trpc_request superjson query_coercion token hostile_token upstream_answer)
 sanitizer=${FUZZ_SANITIZER:-address}
 jobs=${FUZZ_JOBS:-1}
 
@@ -24,7 +24,7 @@ fi
 
 cargo fuzz build -O -s "$sanitizer"
 
-declare -A dict=([trpc_request]=dict/json.dict [superjson]=dict/json.dict [query_coercion]=dict/query.dict [token]=dict/token.dict [hostile_token]=dict/datalog.dict)
+declare -A dict=([trpc_request]=dict/json.dict [superjson]=dict/json.dict [query_coercion]=dict/query.dict [token]=dict/token.dict [hostile_token]=dict/datalog.dict [upstream_answer]=dict/json.dict)
 mkdir -p logs
 failed=()
 summary=()

@@ -36,5 +36,7 @@ pub use rest::coerce_query;
 pub use superjson::{Transformer, deserialize as superjson_deserialize};
 pub use trpc::parse_calls;
 pub use typescript::router as typescript_router;
-pub use upstream::{IDENTITY_HEADER, IdentitySigner, Upstream, UpstreamOptions};
+pub use upstream::{
+    Answer as UpstreamAnswer, IDENTITY_HEADER, IdentitySigner, Upstream, UpstreamOptions, answers as upstream_answers,
+};
 pub use validation::decode_input;

@@ -342,7 +342,7 @@ fn unreachable(e: &reqwest::Error) -> RpcError {
 
 /// The upstream's answers to `n` calls: a batch's array, one call's item, or one error item
 /// for the whole request (which then answers each call). Anything else is a 502.
-fn answers(body: &[u8], n: usize, batch: bool, status: u16) -> Vec<Answer> {
+pub fn answers(body: &[u8], n: usize, batch: bool, status: u16) -> Vec<Answer> {
     let garbage =
         || failed(n, RpcError::new(ErrorCode::BadGateway, "The upstream answered something that is not tRPC"));
     if batch && let Ok(items) = serde_json::from_slice::<Vec<Box<RawValue>>>(body) {
