@@ -142,6 +142,25 @@ test('with --upstream-require-session, anonymous calls reach only the public pat
   }
 });
 
+test('a batch whose URL would be too long for the upstream goes as several requests', T, async () => {
+  const small = await h.startGateway({
+    extraArgs: ['--upstream', `http://127.0.0.1:${upstreamPort}/api/trpc`, '--upstream-max-url-bytes', '400'],
+  });
+  try {
+    const fetch = h.makeFetch({ address: h.nextAddress(B) });
+    const trpc = createTRPCUntypedClient({ links: [httpBatchLink({ url: small.trpcUrl, transformer: superjson, fetch })] });
+    const before = await trpc.query('debug.requests');
+    const names = ['a', 'b', 'c', 'd'].map((c) => c.repeat(120));
+    const echoed = await Promise.all(names.map((name) => trpc.query('project.byName', { name })));
+    assert.deepEqual(echoed, names.map((name) => ({ echoed: { name } })));
+    const after = await trpc.query('debug.requests');
+    // One request from the client; the gateway split it (each query to debug.requests counts once).
+    assert.ok(after - before - 1 >= 2, `${after - before - 1} upstream requests`);
+  } finally {
+    await small.stop();
+  }
+});
+
 test('a slow upstream gives GATEWAY_TIMEOUT, a stopped one BAD_GATEWAY; local calls of the batch still succeed', T, async () => {
   const { trpc } = await signedIn();
   const [me, slow] = await Promise.allSettled([trpc.query('auth.get'), trpc.query('project.slow')]);

@@ -10,9 +10,10 @@ import { IDENTITY_HEADER, gatewayIdentity } from '../../clients/typescript/ident
 
 const [port, publicKey] = process.argv.slice(2);
 let counted = 0;
+let requests = 0; // HTTP requests received
 
 // The ten lines a Dokploy-style createTRPCContext needs to trust the gateway.
-const createContext = ({ req, res }) => ({
+const createContext = ({ req, res }) => (requests += 1, {
   req,
   res,
   identity: gatewayIdentity(req.headers[IDENTITY_HEADER], publicKey),
@@ -50,6 +51,7 @@ const router = t.router({
       return counted;
     }),
     counted: t.procedure.query(() => counted),
+    requests: t.procedure.query(() => requests),
     // An answer larger than the gateway reads (16 MiB).
     huge: t.procedure.query(() => 'x'.repeat(17 * 1024 * 1024)),
     // What reached the app: the headers the tests look for.
