@@ -6,7 +6,11 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { TRPCClientError, createTRPCUntypedClient, httpBatchLink } from '@trpc/client';
-import { createTRPCProxyClient as createV10Client, httpBatchLink as v10BatchLink } from 'trpc10';
+import {
+  createTRPCProxyClient as createV10Client,
+  httpBatchLink as v10BatchLink,
+  unstable_httpBatchStreamLink as v10StreamLink,
+} from 'trpc10';
 import superjson from 'superjson';
 import * as h from './harness.mjs';
 
@@ -119,6 +123,34 @@ test('tRPC v10: a mixed batch through httpBatchLink, superjson passed through', 
   assert.equal(me.id, authId);
   assert.equal(mine.authId, authId);
   assert.ok(dated.at instanceof Date && dated.tags instanceof Map);
+});
+
+test('tRPC v10 streamed batch: a local answer is not held back by a slow upstream call', T, async () => {
+  // A gateway with the default upstream timeout: the held call waits as long as the test.
+  const patient = await h.startGateway({
+    extraArgs: ['--upstream', `http://127.0.0.1:${upstreamPort}/api/trpc`, '--root-key-file', `${gw.dataDir}/root.key`],
+  });
+  try {
+    const owner = await h.createAdminRaw(patient, { address: h.nextAddress(B) });
+    const fetch = h.makeFetch({ address: h.nextAddress(B), jar: owner.jar });
+    const link = v10StreamLink({ url: patient.trpcUrl, fetch, headers: () => owner.jar.headers() });
+    const v10 = createV10Client({ links: [link], transformer: superjson });
+    const plain = h.makeFetch({ address: h.nextAddress(B) });
+    const release = createTRPCUntypedClient({ links: [httpBatchLink({ url: patient.trpcUrl, transformer: superjson, fetch: plain })] });
+    let heldDone = false;
+    const held = v10.project.held.query().finally(() => { heldDone = true; });
+    const dated = v10.project.dated.query();
+    const me = await v10.auth.get.query();
+    assert.equal(me.id, owner.authId);
+    assert.ok(!heldDone, 'the local answer arrived while the upstream call was still held');
+    // The held call is at the upstream once release finds it.
+    while ((await release.mutation('debug.release')) === 0) await h.sleep(20);
+    assert.equal(await held, 'released');
+    assert.ok((await dated).at instanceof Date, 'superjson passes through the stream');
+    assert.equal(fetch.requests.length, 1, 'one streamed request');
+  } finally {
+    await patient.stop();
+  }
 });
 
 test('with --upstream-require-session, anonymous calls reach only the public paths', T, async () => {

@@ -11,6 +11,7 @@ import { IDENTITY_HEADER, gatewayIdentity } from '../../clients/typescript/ident
 const [port, publicKey] = process.argv.slice(2);
 let counted = 0;
 let requests = 0; // HTTP requests received
+const held = []; // project.held calls waiting for debug.release
 
 // The ten lines a Dokploy-style createTRPCContext needs to trust the gateway.
 const createContext = ({ req, res }) => (requests += 1, {
@@ -35,6 +36,8 @@ const router = t.router({
       throw new TRPCError({ code: 'FORBIDDEN', message: 'Not your project' });
     }),
     slow: t.procedure.query(() => new Promise(() => {})),
+    // Answers once a test releases it (debug.release): slow for as long as a test needs.
+    held: t.procedure.query(() => new Promise((resolve) => held.push(resolve))),
   }),
   settings: t.router({
     remember: t.procedure.input((v) => v).mutation(({ ctx, input }) => {
@@ -51,6 +54,11 @@ const router = t.router({
       return counted;
     }),
     counted: t.procedure.query(() => counted),
+    release: t.procedure.mutation(() => {
+      const n = held.length;
+      for (const resolve of held.splice(0)) resolve('released');
+      return n;
+    }),
     requests: t.procedure.query(() => requests),
     // An answer larger than the gateway reads (16 MiB).
     huge: t.procedure.query(() => 'x'.repeat(17 * 1024 * 1024)),

@@ -1,6 +1,8 @@
 //! The tRPC HTTP surface: single and batched calls over GET and POST, and the two
 //! streaming batch formats (v11 JSON lines, v10 streamed object).
 
+use std::sync::Arc;
+
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -63,7 +65,14 @@ pub(crate) async fn handle(
         }
         Mode::Whole => respond_whole(dispatcher, ctx, request).await,
         Mode::JsonLines => stream_json_lines(dispatcher, ctx, request.calls),
-        Mode::StreamedObject => stream_object(dispatcher, ctx, request.calls),
+        Mode::StreamedObject => {
+            let forwarding = request.raw_inputs.map(|raw_inputs| Forwarding {
+                upstream: config.upstream.clone().expect("raw inputs are read for an upstream"),
+                headers: req.headers().clone(),
+                raw_inputs,
+            });
+            stream_object(dispatcher, ctx, request.calls, forwarding)
+        }
     }
 }
 
@@ -192,11 +201,10 @@ fn call_input(raw: &Result<Option<Value>, RpcError>, batch: bool, index: usize) 
 fn completions(
     dispatcher: &Dispatcher,
     ctx: &Ctx,
-    calls: Vec<Call>,
+    calls: impl IntoIterator<Item = (usize, Call)>,
 ) -> FuturesUnordered<impl Future<Output = (usize, String, Result<Value, RpcError>)> + 'static> {
     calls
         .into_iter()
-        .enumerate()
         .map(|(i, call)| {
             let path = call.path.clone();
             let fut = dispatcher.clone().dispatch(ctx.clone(), call);
@@ -271,36 +279,7 @@ async fn respond_forwarding(
             forwards.push(Forward { path: call.path, input: raw });
         }
     }
-    let forwarding = async {
-        // A caller the gateway cannot resolve (its store is down) is not vouched for.
-        let identity = ctx.identity().await?.cloned();
-        // Without a session, calls the upstream may not get are refused here.
-        let mut refused = vec![false; forwards.len()];
-        if identity.is_none() {
-            for (refuse, call) in refused.iter_mut().zip(&forwards) {
-                *refuse = !upstream.lets_anonymous_call(&call.path);
-            }
-        }
-        let sent: Vec<Forward> = forwards.into_iter().zip(&refused).filter(|(_, r)| !**r).map(|(c, _)| c).collect();
-        let mut forwarded = if sent.is_empty() {
-            Forwarded { answers: Vec::new(), set_cookies: Vec::new() }
-        } else {
-            upstream.forward(headers, identity.as_ref(), verb, sent, batch).await
-        };
-        let mut answers = forwarded.answers.into_iter();
-        forwarded.answers =
-            refused
-                .into_iter()
-                .map(|r| {
-                    if r {
-                        Answer::Failed(RpcError::unauthorized())
-                    } else {
-                        answers.next().expect("one per sent call")
-                    }
-                })
-                .collect();
-        Ok::<_, RpcError>(forwarded)
-    };
+    let forwarding = forward_calls(upstream, &ctx, headers, verb, forwards, batch);
     let (local, forwarded) = futures_util::future::join(futures_util::future::join_all(local), forwarding).await;
 
     let n = local.len() + forwarded_at.len();
@@ -316,12 +295,7 @@ async fn respond_forwarding(
         Ok(forwarded) => {
             set_cookies = forwarded.set_cookies;
             for ((i, path), answer) in forwarded_at.into_iter().zip(forwarded.answers) {
-                items[i] = Some(match answer {
-                    Answer::Upstream { item, status } => (item.get().to_owned(), status),
-                    Answer::Failed(e) => {
-                        (response_item(&Err(e.clone()), &path, transformer).to_string(), e.http_status())
-                    }
-                });
+                items[i] = Some(forwarded_item(answer, &path, transformer));
             }
         }
         Err(e) => {
@@ -344,6 +318,78 @@ async fn respond_forwarding(
     builder.insert_header((header::VARY, "trpc-accept, accept")).content_type("application/json").body(body)
 }
 
+/// Sends the forwarded calls of a request upstream; one answer per call, in order. Without
+/// a session, calls the upstream may not get are refused here; a caller the gateway cannot
+/// resolve (its store is down) is not vouched for: the calls get that error.
+async fn forward_calls(
+    upstream: &Upstream,
+    ctx: &Ctx,
+    headers: &actix_web::http::header::HeaderMap,
+    verb: Verb,
+    forwards: Vec<Forward>,
+    batch: bool,
+) -> Result<Forwarded, RpcError> {
+    let identity = ctx.identity().await?.cloned();
+    let mut refused = vec![false; forwards.len()];
+    if identity.is_none() {
+        for (refuse, call) in refused.iter_mut().zip(&forwards) {
+            *refuse = !upstream.lets_anonymous_call(&call.path);
+        }
+    }
+    let sent: Vec<Forward> = forwards.into_iter().zip(&refused).filter(|(_, r)| !**r).map(|(c, _)| c).collect();
+    let mut forwarded = if sent.is_empty() {
+        Forwarded { answers: Vec::new(), set_cookies: Vec::new() }
+    } else {
+        upstream.forward(headers, identity.as_ref(), verb, sent, batch).await
+    };
+    let mut answers = forwarded.answers.into_iter();
+    forwarded.answers = refused
+        .into_iter()
+        .map(|r| if r { Answer::Failed(RpcError::unauthorized()) } else { answers.next().expect("one per sent call") })
+        .collect();
+    Ok(forwarded)
+}
+
+/// What a streamed batch needs to forward its calls: headers it owns, since the stream
+/// outlives the request handler.
+struct Forwarding {
+    upstream: Arc<Upstream>,
+    headers: actix_web::http::header::HeaderMap,
+    raw_inputs: Vec<Option<Box<RawValue>>>,
+}
+
+impl Forwarding {
+    /// The answers of `calls` (with their places in the batch) once the upstream gives them.
+    /// Cookies it sets are lost: a streamed answer's headers are sent before any call ends,
+    /// as with tRPC's own streaming.
+    async fn items(mut self, ctx: Ctx, calls: Vec<(usize, Call)>, transformer: Transformer) -> Vec<(usize, String)> {
+        let verb = calls.first().map_or(Verb::Get, |(_, c)| c.verb);
+        let places: Vec<(usize, String)> = calls.iter().map(|(i, c)| (*i, c.path.clone())).collect();
+        let forwards = calls
+            .into_iter()
+            .map(|(i, c)| Forward { path: c.path, input: self.raw_inputs.get_mut(i).and_then(Option::take) })
+            .collect();
+        let answers = match forward_calls(&self.upstream, &ctx, &self.headers, verb, forwards, true).await {
+            Ok(forwarded) => forwarded.answers,
+            Err(e) => places.iter().map(|_| Answer::Failed(e.clone())).collect(),
+        };
+        places.into_iter().zip(answers).map(|((i, path), a)| (i, forwarded_item(a, &path, transformer).0)).collect()
+    }
+}
+
+/// A forwarded call's answer as a batch item: the upstream's item as it wrote it (on one
+/// line, which the streamed format needs), or the gateway's error for the call.
+fn forwarded_item(answer: Answer, path: &str, transformer: Transformer) -> (String, u16) {
+    match answer {
+        Answer::Upstream { item, status } if item.get().contains('\n') => {
+            let compact = serde_json::from_str::<Value>(item.get()).map(|v| v.to_string());
+            (compact.unwrap_or_else(|_| item.get().replace('\n', " ")), status)
+        }
+        Answer::Upstream { item, status } => (item.get().to_owned(), status),
+        Answer::Failed(e) => (response_item(&Err(e.clone()), path, transformer).to_string(), e.http_status()),
+    }
+}
+
 fn line(value: Value, transformer: Transformer) -> String {
     let mut s = transformer.encode(value).to_string();
     s.push('\n');
@@ -357,7 +403,7 @@ fn stream_json_lines(dispatcher: Dispatcher, ctx: Ctx, calls: Vec<Call>) -> Http
     let head: Map<String, Value> = (0..n).map(|i| (i.to_string(), json!([[0], [null, 0, i]]))).collect();
     let head = line(Value::Object(head), transformer);
 
-    let pending = completions(&dispatcher, &ctx, calls);
+    let pending = completions(&dispatcher, &ctx, calls.into_iter().enumerate());
     let chunks = pending.map(move |(i, path, result)| {
         let text = match result {
             Ok(data) => {
@@ -381,13 +427,27 @@ fn stream_json_lines(dispatcher: Dispatcher, ctx: Ctx, calls: Vec<Call>) -> Http
 }
 
 /// v10 streaming: `{"1":<item>\n`, `,"0":<item>\n`, ..., `}` in completion order.
-fn stream_object(dispatcher: Dispatcher, ctx: Ctx, calls: Vec<Call>) -> HttpResponse {
+fn stream_object(dispatcher: Dispatcher, ctx: Ctx, calls: Vec<Call>, forwarding: Option<Forwarding>) -> HttpResponse {
     let transformer = dispatcher.transformer;
-    let pending = completions(&dispatcher, &ctx, calls);
+    let (local, forwarded) = match forwarding {
+        None => (calls.into_iter().enumerate().collect(), None),
+        Some(forwarding) => {
+            let (local, forwarded): (Vec<_>, Vec<_>) =
+                calls.into_iter().enumerate().partition(|(_, c)| dispatcher.registry.get(&c.path).is_some());
+            (local, Some(forwarding.items(ctx.clone(), forwarded, transformer)))
+        }
+    };
+    let local = completions(&dispatcher, &ctx, local)
+        .map(move |(i, path, result)| (i, response_item(&result, &path, transformer).to_string()));
+    // The upstream's answers join the stream as they arrive, beside the local ones.
+    let items: futures_util::stream::BoxStream<'static, (usize, String)> = match forwarded {
+        None => local.boxed(),
+        Some(forwarded) => stream::select(local, stream::once(forwarded).flat_map(stream::iter)).boxed(),
+    };
     let mut first = true;
-    let members = pending.map(move |(i, path, result)| {
+    let members = items.map(move |(i, item)| {
         let prefix = if std::mem::take(&mut first) { '{' } else { ',' };
-        Bytes::from(format!("{prefix}\"{i}\":{}\n", response_item(&result, &path, transformer)))
+        Bytes::from(format!("{prefix}\"{i}\":{item}\n"))
     });
     let body = members.chain(stream::once(async { Bytes::from_static(b"}") })).map(Ok::<_, actix_web::Error>);
     HttpResponse::Ok().content_type("application/json").insert_header((header::VARY, "trpc-batch-mode")).streaming(body)
