@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { TRPCClientError, createTRPCUntypedClient, httpBatchLink } from '@trpc/client';
+import { TRPCClientError, createTRPCUntypedClient, httpBatchLink, httpBatchStreamLink } from '@trpc/client';
 import {
   createTRPCProxyClient as createV10Client,
   httpBatchLink as v10BatchLink,
@@ -147,6 +147,41 @@ test('tRPC v10 streamed batch: a local answer is not held back by a slow upstrea
     while ((await release.mutation('debug.release')) === 0) await h.sleep(20);
     assert.equal(await held, 'released');
     assert.ok((await dated).at instanceof Date, 'superjson passes through the stream');
+    assert.equal(fetch.requests.length, 1, 'one streamed request');
+  } finally {
+    await patient.stop();
+  }
+});
+
+test('tRPC v11 streamed batch (JSON lines): answers stream from both sides, superjson and errors intact', T, async () => {
+  const patient = await h.startGateway({
+    extraArgs: ['--upstream', `http://127.0.0.1:${upstreamPort}/api/trpc`, '--root-key-file', `${gw.dataDir}/root.key`],
+  });
+  try {
+    const owner = await h.createAdminRaw(patient, { address: h.nextAddress(B) });
+    const fetch = h.makeFetch({ address: h.nextAddress(B), jar: owner.jar });
+    const link = httpBatchStreamLink({ url: patient.trpcUrl, transformer: superjson, fetch, headers: () => owner.jar.headers() });
+    const trpc = createTRPCUntypedClient({ links: [link] });
+    const plain = h.makeFetch({ address: h.nextAddress(B) });
+    const release = createTRPCUntypedClient({ links: [httpBatchLink({ url: patient.trpcUrl, transformer: superjson, fetch: plain })] });
+    let heldDone = false;
+    const held = trpc.query('project.held').finally(() => { heldDone = true; });
+    const dated = trpc.query('project.dated');
+    const mine = trpc.query('project.mine');
+    const forbidden = trpc.query('project.forbidden').catch((e) => e);
+    const me = await trpc.query('auth.get');
+    assert.equal(me.id, owner.authId);
+    assert.ok(!heldDone, 'the local answer arrived while the upstream call was still held');
+    while ((await release.mutation('debug.release')) === 0) await h.sleep(20);
+    assert.equal(await held, 'released');
+    const { at, tags } = await dated;
+    assert.ok(at instanceof Date && at.toISOString() === '2024-12-31T23:59:59.000Z');
+    assert.ok(tags instanceof Map && tags.get('env') === 'prod');
+    assert.equal((await mine).authId, owner.authId);
+    const error = await forbidden;
+    assert.ok(error instanceof TRPCClientError);
+    assert.equal(error.data.code, 'FORBIDDEN');
+    assert.equal(error.message, 'Not your project');
     assert.equal(fetch.requests.length, 1, 'one streamed request');
   } finally {
     await patient.stop();

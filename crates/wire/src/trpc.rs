@@ -64,7 +64,14 @@ pub(crate) async fn handle(
             respond_forwarding(dispatcher, ctx, request, &upstream, req.headers()).await
         }
         Mode::Whole => respond_whole(dispatcher, ctx, request).await,
-        Mode::JsonLines => stream_json_lines(dispatcher, ctx, request.calls),
+        Mode::JsonLines => {
+            let forwarding = request.raw_inputs.map(|raw_inputs| Forwarding {
+                upstream: config.upstream.clone().expect("raw inputs are read for an upstream"),
+                headers: req.headers().clone(),
+                raw_inputs,
+            });
+            stream_json_lines(dispatcher, ctx, request.calls, forwarding)
+        }
         Mode::StreamedObject => {
             let forwarding = request.raw_inputs.map(|raw_inputs| Forwarding {
                 upstream: config.upstream.clone().expect("raw inputs are read for an upstream"),
@@ -359,10 +366,16 @@ struct Forwarding {
 }
 
 impl Forwarding {
-    /// The answers of `calls` (with their places in the batch) once the upstream gives them.
-    /// Cookies it sets are lost: a streamed answer's headers are sent before any call ends,
-    /// as with tRPC's own streaming.
-    async fn items(mut self, ctx: Ctx, calls: Vec<(usize, Call)>, transformer: Transformer) -> Vec<(usize, String)> {
+    /// The answers of `calls` as batch items (with their places in the batch).
+    async fn items(self, ctx: Ctx, calls: Vec<(usize, Call)>, transformer: Transformer) -> Vec<(usize, String)> {
+        let answers = self.answers(ctx, calls).await;
+        answers.into_iter().map(|(i, path, a)| (i, forwarded_item(a, &path, transformer).0)).collect()
+    }
+
+    /// The answers of `calls` (with their places in the batch and paths) once the upstream
+    /// gives them. Cookies it sets are lost: a streamed answer's headers are sent before any
+    /// call ends, as with tRPC's own streaming.
+    async fn answers(mut self, ctx: Ctx, calls: Vec<(usize, Call)>) -> Vec<(usize, String, Answer)> {
         let verb = calls.first().map_or(Verb::Get, |(_, c)| c.verb);
         let places: Vec<(usize, String)> = calls.iter().map(|(i, c)| (*i, c.path.clone())).collect();
         let forwards = calls
@@ -373,7 +386,7 @@ impl Forwarding {
             Ok(forwarded) => forwarded.answers,
             Err(e) => places.iter().map(|_| Answer::Failed(e.clone())).collect(),
         };
-        places.into_iter().zip(answers).map(|((i, path), a)| (i, forwarded_item(a, &path, transformer).0)).collect()
+        places.into_iter().zip(answers).map(|((i, path), a)| (i, path, a)).collect()
     }
 }
 
@@ -390,6 +403,101 @@ fn forwarded_item(answer: Answer, path: &str, transformer: Transformer) -> (Stri
     }
 }
 
+/// The JSON lines of a forwarded call's answer, as `stream_json_lines` writes a local one,
+/// built from the upstream's item without decoding its values: superjson's `json` goes where
+/// a local value goes, and its `meta` paths move under that place.
+fn forwarded_lines(i: usize, n: usize, answer: Answer, path: &str, transformer: Transformer) -> String {
+    let item = match answer {
+        Answer::Upstream { item, .. } => serde_json::from_str::<Value>(item.get()).ok(),
+        Answer::Failed(e) => return line(json!([i, 0, [[{"error": e.trpc_shape(Some(path))}]]]), transformer),
+    };
+    let (result_chunk, data_chunk) = (n + 2 * i, n + 2 * i + 1);
+    match item {
+        Some(Value::Object(mut item)) if item.contains_key("result") => {
+            let data =
+                item.remove("result").and_then(|mut r| r.get_mut("data").map(Value::take)).unwrap_or(Value::Null);
+            [
+                line(json!([i, 0, [[{"result": 0}], ["result", 0, result_chunk]]]), transformer),
+                line(json!([result_chunk, 0, [[{"data": 0}], ["data", 0, data_chunk]]]), transformer),
+                placed(data, |v| json!([data_chunk, 0, [[v]]]), "2.0.0", transformer),
+            ]
+            .concat()
+        }
+        Some(Value::Object(mut item)) if item.contains_key("error") => {
+            let error = item.remove("error").unwrap_or(Value::Null);
+            placed(error, |v| json!([i, 0, [[{"error": v}]]]), "2.0.0.error", transformer)
+        }
+        _ => {
+            let e = RpcError::new(ErrorCode::BadGateway, "The upstream answered something that is not tRPC");
+            line(json!([i, 0, [[{"error": e.trpc_shape(Some(path))}]]]), transformer)
+        }
+    }
+}
+
+/// One line holding `encoded` (a value as the upstream's transformer wrote it) inside
+/// `frame`, at the superjson path `at`: what serializing the whole frame would have written.
+fn placed(encoded: Value, frame: impl FnOnce(Value) -> Value, at: &str, transformer: Transformer) -> String {
+    let Transformer::Superjson = transformer else {
+        return format!("{}\n", frame(encoded));
+    };
+    let (json, meta) = match encoded {
+        Value::Object(mut o) if o.contains_key("json") => (o.remove("json").unwrap_or(Value::Null), o.remove("meta")),
+        other => (other, None),
+    };
+    let mut out = Map::new();
+    out.insert("json".into(), frame(json));
+    if let Some(Value::Object(meta)) = meta {
+        let mut moved = Map::new();
+        if let Some(values) = meta.get("values") {
+            moved.insert("values".into(), under(at, values));
+        }
+        if let Some(equal) = meta.get("referentialEqualities") {
+            moved.insert("referentialEqualities".into(), equalities_under(at, equal));
+        }
+        moved.insert("v".into(), meta.get("v").cloned().unwrap_or(json!(1)));
+        out.insert("meta".into(), Value::Object(moved));
+    }
+    format!("{}\n", Value::Object(out))
+}
+
+/// superjson annotation paths moved under `at`: `{"a.b": ..}` to `{"at.a.b": ..}`, and a
+/// root annotation (an array) to `{"at": ..}`.
+fn under(at: &str, values: &Value) -> Value {
+    match values {
+        Value::Object(tree) => Value::Object(tree.iter().map(|(k, v)| (format!("{at}.{k}"), v.clone())).collect()),
+        root => json!({ at: root }),
+    }
+}
+
+/// superjson's referential equalities (paths to paths) moved under `at`.
+fn equalities_under(at: &str, equal: &Value) -> Value {
+    let paths = |v: &Value| -> Value {
+        Value::Array(
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(|p| Value::from(if p.is_empty() { at.to_owned() } else { format!("{at}.{p}") }))
+                .collect(),
+        )
+    };
+    let moved = |tree: &Map<String, Value>| -> Map<String, Value> {
+        tree.iter().map(|(k, v)| (if k.is_empty() { at.to_owned() } else { format!("{at}.{k}") }, paths(v))).collect()
+    };
+    match equal {
+        Value::Object(tree) => Value::Object(moved(tree)),
+        // The root form: [paths equal to the root] or [those, {other paths}].
+        Value::Array(parts) => {
+            let mut tree = parts.get(1).and_then(Value::as_object).map(moved).unwrap_or_default();
+            if let Some(root) = parts.first() {
+                tree.insert(at.to_owned(), paths(root));
+            }
+            Value::Object(tree)
+        }
+        _ => json!({}),
+    }
+}
+
 fn line(value: Value, transformer: Transformer) -> String {
     let mut s = transformer.encode(value).to_string();
     s.push('\n');
@@ -398,13 +506,25 @@ fn line(value: Value, transformer: Transformer) -> String {
 
 /// v11 JSON lines: a head announcing one pending promise per call, then each call's
 /// chunks as soon as it finishes (`[chunkId, 0, [[value], ...nested chunk defs]]`).
-fn stream_json_lines(dispatcher: Dispatcher, ctx: Ctx, calls: Vec<Call>) -> HttpResponse {
+fn stream_json_lines(
+    dispatcher: Dispatcher,
+    ctx: Ctx,
+    calls: Vec<Call>,
+    forwarding: Option<Forwarding>,
+) -> HttpResponse {
     let (n, transformer) = (calls.len(), dispatcher.transformer);
     let head: Map<String, Value> = (0..n).map(|i| (i.to_string(), json!([[0], [null, 0, i]]))).collect();
     let head = line(Value::Object(head), transformer);
 
-    let pending = completions(&dispatcher, &ctx, calls.into_iter().enumerate());
-    let chunks = pending.map(move |(i, path, result)| {
+    let (local, forwarded) = match forwarding {
+        None => (calls.into_iter().enumerate().collect(), None),
+        Some(forwarding) => {
+            let (local, forwarded): (Vec<_>, Vec<_>) =
+                calls.into_iter().enumerate().partition(|(_, c)| dispatcher.registry.get(&c.path).is_some());
+            (local, Some(forwarding.answers(ctx.clone(), forwarded)))
+        }
+    };
+    let local = completions(&dispatcher, &ctx, local).map(move |(i, path, result)| {
         let text = match result {
             Ok(data) => {
                 let (result_chunk, data_chunk) = (n + 2 * i, n + 2 * i + 1);
@@ -419,6 +539,19 @@ fn stream_json_lines(dispatcher: Dispatcher, ctx: Ctx, calls: Vec<Call>) -> Http
         };
         Bytes::from(text)
     });
+    let chunks: futures_util::stream::BoxStream<'static, Bytes> = match forwarded {
+        None => local.boxed(),
+        Some(forwarded) => {
+            let lines = async move {
+                let answers: Vec<(usize, String, Answer)> = forwarded.await;
+                let lines = answers
+                    .into_iter()
+                    .map(move |(i, path, a)| Bytes::from(forwarded_lines(i, n, a, &path, transformer)));
+                stream::iter(lines)
+            };
+            stream::select(local, stream::once(lines).flatten()).boxed()
+        }
+    };
     let body = stream::once(async move { Bytes::from(head) }).chain(chunks).map(Ok::<_, actix_web::Error>);
     HttpResponse::Ok()
         .content_type("application/json")
@@ -451,4 +584,40 @@ fn stream_object(dispatcher: Dispatcher, ctx: Ctx, calls: Vec<Call>, forwarding:
     });
     let body = members.chain(stream::once(async { Bytes::from_static(b"}") })).map(Ok::<_, actix_web::Error>);
     HttpResponse::Ok().content_type("application/json").insert_header((header::VARY, "trpc-batch-mode")).streaming(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What superjson itself writes for `[7, 0, [[value]]]` (node: `superjson.serialize`).
+    #[test]
+    fn an_upstream_value_placed_in_a_line_gets_superjsons_own_meta_paths() {
+        let upstream = json!({
+            "json": {"at": "1970-01-01T00:00:00.000Z", "tags": [["a", "1970-01-01T00:00:00.001Z"]], "a": {"x": 1}, "b": {"x": 1}},
+            "meta": {"values": {"at": ["Date"], "tags": ["map", {"0.1": ["Date"]}]}, "referentialEqualities": {"a": ["b"]}, "v": 1}
+        });
+        let line = placed(upstream, |v| json!([7, 0, [[v]]]), "2.0.0", Transformer::Superjson);
+        let expected = json!({
+            "json": [7, 0, [[{"at": "1970-01-01T00:00:00.000Z", "tags": [["a", "1970-01-01T00:00:00.001Z"]], "a": {"x": 1}, "b": {"x": 1}}]]],
+            "meta": {
+                "values": {"2.0.0.at": ["Date"], "2.0.0.tags": ["map", {"0.1": ["Date"]}]},
+                "referentialEqualities": {"2.0.0.a": ["2.0.0.b"]},
+                "v": 1
+            }
+        });
+        assert_eq!(serde_json::from_str::<Value>(&line).unwrap(), expected);
+        let root = placed(
+            json!({"json": "1970-01-01T00:00:00.005Z", "meta": {"values": ["Date"], "v": 1}}),
+            |v| json!([3, 0, [[v]]]),
+            "2.0.0",
+            Transformer::Superjson,
+        );
+        let expected =
+            json!({"json": [3, 0, [["1970-01-01T00:00:00.005Z"]]], "meta": {"values": {"2.0.0": ["Date"]}, "v": 1}});
+        assert_eq!(serde_json::from_str::<Value>(&root).unwrap(), expected);
+        let plain = placed(json!({"json": [1, 2]}), |v| json!([3, 0, [[v]]]), "2.0.0", Transformer::Superjson);
+        assert_eq!(serde_json::from_str::<Value>(&plain).unwrap(), json!({"json": [3, 0, [[[1, 2]]]]}));
+        assert_eq!(placed(json!([1]), |v| json!([3, 0, [[v]]]), "2.0.0", Transformer::Json), "[3,0,[[[1]]]]\n");
+    }
 }
