@@ -27,6 +27,7 @@ test-clients:
 
 bench:
 	bash bench/run.sh
+	bash bench/forward.sh
 
 fmt:
 	cargo fmt --all
