@@ -84,10 +84,21 @@ test('a mixed batch: local and forwarded calls in one request, answers in order,
 });
 
 test('anonymous callers carry no identity; a spoofed header never reaches the upstream', T, async () => {
-  const anonymous = client({ headers: { 'x-gateway-identity': 'forged', 'x-custom': 'kept' } });
+  const anonymous = client({
+    headers: { 'x-gateway-identity': 'forged', 'x-custom': 'kept', 'x-forwarded-for': '6.6.6.6', authorization: 'Basic eDp5' },
+  });
   const seen = await anonymous.trpc.query('debug.headers');
-  assert.deepEqual(seen, { identity: null, cookie: null, custom: 'kept' });
+  // The client's claims about itself and its credentials stay at the gateway.
+  assert.deepEqual(seen, { identity: null, cookie: null, custom: 'kept', authorization: null, forwardedFor: anonymous.fetch.address });
   await rejects(anonymous.trpc.query('project.mine'), { code: 'UNAUTHORIZED', httpStatus: 401 });
+  // Paths a URL would read as more than a procedure never leave the gateway.
+  const before = await anonymous.trpc.query('debug.requests');
+  for (const path of ['%2e%2e', '..', 'project..all', '%2e%2e%2fhealth']) {
+    const res = await anonymous.fetch(`${gw.trpcUrl}/${path}`);
+    assert.equal(res.status, 404, path);
+    await res.arrayBuffer();
+  }
+  assert.equal(await anonymous.trpc.query('debug.requests'), before + 1, 'only the counting query reached the upstream');
 
   const { trpc, jar, authId } = await signedIn();
   jar.set('app_pref', 'compact');

@@ -67,6 +67,8 @@ const router = t.router({
       identity: ctx.req.headers[IDENTITY_HEADER] ?? null,
       cookie: ctx.req.headers.cookie ?? null,
       custom: ctx.req.headers['x-custom'] ?? null,
+      authorization: ctx.req.headers.authorization ?? null,
+      forwardedFor: ctx.req.headers['x-forwarded-for'] ?? null,
     })),
   }),
 });

@@ -139,8 +139,7 @@ pub struct Settings {
     #[arg(long, env = "GATEWAY_UPSTREAM_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
     pub upstream_timeout_secs: u64,
 
-    /// Longest URL of a forwarded GET batch; a longer one is split into several requests
-    /// (or sent as POST with --upstream-method-override).
+    /// Longest URL of a forwarded GET batch; a longer one is split into several requests.
     #[arg(long, env = "GATEWAY_UPSTREAM_MAX_URL_BYTES", default_value_t = 8192, value_parser = clap::value_parser!(u64).range(256..=1048576), global = true)]
     pub upstream_max_url_bytes: u64,
 
@@ -158,10 +157,6 @@ pub struct Settings {
     /// {prefix}Role, {prefix}Email.
     #[arg(long, env = "GATEWAY_FORWARD_AUTH_HEADER_PREFIX", default_value = "X-Auth-", value_parser = parse_header_prefix, global = true)]
     pub forward_auth_header_prefix: String,
-
-    /// The upstream takes queries over POST (tRPC's allowMethodOverride).
-    #[arg(long, env = "GATEWAY_UPSTREAM_METHOD_OVERRIDE", default_value_t = false, global = true)]
-    pub upstream_method_override: bool,
 }
 
 /// A header name prefix: letters, digits and dashes.
@@ -217,7 +212,6 @@ impl Settings {
             url: url.clone(),
             timeout: Duration::from_secs(self.upstream_timeout_secs),
             max_url_bytes: self.upstream_max_url_bytes as usize,
-            method_override: self.upstream_method_override,
             own_cookies: [gateway_auth::SESSION_COOKIE, gateway_auth::CHALLENGE_COOKIE, gateway_auth::DEVICE_COOKIE]
                 .map(str::to_owned)
                 .to_vec(),

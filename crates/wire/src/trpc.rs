@@ -277,13 +277,13 @@ async fn respond_forwarding(
     let verb = calls.first().map_or(Verb::Get, |c| c.verb);
     let (mut local, mut forwards, mut forwarded_at) = (Vec::new(), Vec::new(), Vec::new());
     for ((i, call), raw) in calls.into_iter().enumerate().zip(raw_inputs) {
-        if dispatcher.registry.get(&call.path).is_some() {
+        if !goes_upstream(&dispatcher, &call) {
             let path = call.path.clone();
             let fut = dispatcher.clone().dispatch(ctx.clone(), call);
             local.push(async move { (i, path, fut.await) });
         } else {
             forwarded_at.push((i, call.path.clone()));
-            forwards.push(Forward { path: call.path, input: raw });
+            forwards.push((Forward { path: call.path, input: raw }, call.input.err()));
         }
     }
     let forwarding = forward_calls(upstream, &ctx, headers, verb, forwards, batch);
@@ -325,34 +325,51 @@ async fn respond_forwarding(
     builder.insert_header((header::VARY, "trpc-accept, accept")).content_type("application/json").body(body)
 }
 
-/// Sends the forwarded calls of a request upstream; one answer per call, in order. Without
-/// a session, calls the upstream may not get are refused here; a caller the gateway cannot
-/// resolve (its store is down) is not vouched for: the calls get that error.
+/// Whether a call goes upstream: a path the registry does not know, spelled as tRPC paths
+/// are (dot-separated names; never `..` or anything else a URL would read as more than a
+/// procedure). Other unknown paths stay here, and are NOT_FOUND.
+fn goes_upstream(dispatcher: &Dispatcher, call: &Call) -> bool {
+    let name =
+        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b == b'-');
+    dispatcher.registry.get(&call.path).is_none() && call.path.len() <= 256 && call.path.split('.').all(name)
+}
+
+/// Sends the forwarded calls of a request upstream (each with the error of its input, if
+/// the gateway could not read it: that call gets the error and is not sent); one answer per
+/// call, in order. Without a session, calls the upstream may not get are refused here; a
+/// caller the gateway cannot resolve (its store is down) is not vouched for: the calls get
+/// that error.
 async fn forward_calls(
     upstream: &Upstream,
     ctx: &Ctx,
     headers: &actix_web::http::header::HeaderMap,
     verb: Verb,
-    forwards: Vec<Forward>,
+    forwards: Vec<(Forward, Option<RpcError>)>,
     batch: bool,
 ) -> Result<Forwarded, RpcError> {
     let identity = ctx.identity().await?.cloned();
-    let mut refused = vec![false; forwards.len()];
-    if identity.is_none() {
-        for (refuse, call) in refused.iter_mut().zip(&forwards) {
-            *refuse = !upstream.lets_anonymous_call(&call.path);
+    let anonymous = identity.is_none();
+    let (mut sent, mut refused) = (Vec::new(), Vec::with_capacity(forwards.len()));
+    for (call, unreadable) in forwards {
+        let refusal = unreadable
+            .or_else(|| (anonymous && !upstream.lets_anonymous_call(&call.path)).then(RpcError::unauthorized));
+        if refusal.is_none() {
+            sent.push(call);
         }
+        refused.push(refusal);
     }
-    let sent: Vec<Forward> = forwards.into_iter().zip(&refused).filter(|(_, r)| !**r).map(|(c, _)| c).collect();
     let mut forwarded = if sent.is_empty() {
         Forwarded { answers: Vec::new(), set_cookies: Vec::new() }
     } else {
-        upstream.forward(headers, identity.as_ref(), verb, sent, batch).await
+        upstream.forward(headers, identity.as_ref(), ctx.client_addr(), verb, sent, batch).await
     };
     let mut answers = forwarded.answers.into_iter();
     forwarded.answers = refused
         .into_iter()
-        .map(|r| if r { Answer::Failed(RpcError::unauthorized()) } else { answers.next().expect("one per sent call") })
+        .map(|refusal| match refusal {
+            Some(e) => Answer::Failed(e),
+            None => answers.next().expect("one per sent call"),
+        })
         .collect();
     Ok(forwarded)
 }
@@ -380,7 +397,9 @@ impl Forwarding {
         let places: Vec<(usize, String)> = calls.iter().map(|(i, c)| (*i, c.path.clone())).collect();
         let forwards = calls
             .into_iter()
-            .map(|(i, c)| Forward { path: c.path, input: self.raw_inputs.get_mut(i).and_then(Option::take) })
+            .map(|(i, c)| {
+                (Forward { path: c.path, input: self.raw_inputs.get_mut(i).and_then(Option::take) }, c.input.err())
+            })
             .collect();
         let answers = match forward_calls(&self.upstream, &ctx, &self.headers, verb, forwards, true).await {
             Ok(forwarded) => forwarded.answers,
@@ -454,7 +473,10 @@ fn placed(encoded: Value, frame: impl FnOnce(Value) -> Value, at: &str, transfor
         if let Some(equal) = meta.get("referentialEqualities") {
             moved.insert("referentialEqualities".into(), equalities_under(at, equal));
         }
-        moved.insert("v".into(), meta.get("v").cloned().unwrap_or(json!(1)));
+        // The path syntax version: only what the upstream's superjson wrote.
+        if let Some(v) = meta.get("v") {
+            moved.insert("v".into(), v.clone());
+        }
         out.insert("meta".into(), Value::Object(moved));
     }
     format!("{}\n", Value::Object(out))
@@ -520,7 +542,7 @@ fn stream_json_lines(
         None => (calls.into_iter().enumerate().collect(), None),
         Some(forwarding) => {
             let (local, forwarded): (Vec<_>, Vec<_>) =
-                calls.into_iter().enumerate().partition(|(_, c)| dispatcher.registry.get(&c.path).is_some());
+                calls.into_iter().enumerate().partition(|(_, c)| !goes_upstream(&dispatcher, c));
             (local, Some(forwarding.answers(ctx.clone(), forwarded)))
         }
     };
@@ -566,7 +588,7 @@ fn stream_object(dispatcher: Dispatcher, ctx: Ctx, calls: Vec<Call>, forwarding:
         None => (calls.into_iter().enumerate().collect(), None),
         Some(forwarding) => {
             let (local, forwarded): (Vec<_>, Vec<_>) =
-                calls.into_iter().enumerate().partition(|(_, c)| dispatcher.registry.get(&c.path).is_some());
+                calls.into_iter().enumerate().partition(|(_, c)| !goes_upstream(&dispatcher, c));
             (local, Some(forwarding.items(ctx.clone(), forwarded, transformer)))
         }
     };

@@ -41,9 +41,18 @@ const NOT_FORWARDED: &[&str] = &[
     "content-type",
     // The gateway reads the upstream's answer as it is: no compression, no streaming.
     "accept-encoding",
+    "content-encoding",
+    "expect",
     "trpc-accept",
     "trpc-batch-mode",
     IDENTITY_HEADER,
+    // The gateway's credentials: it used them, and vouches for the caller instead.
+    "authorization",
+    "x-api-key",
+    // Who the client is, as the client claims it: the gateway says it itself.
+    "forwarded",
+    "x-forwarded-for",
+    "x-real-ip",
 ];
 
 /// Where forwarded calls go, and how.
@@ -51,10 +60,8 @@ pub struct Upstream {
     /// The upstream's tRPC endpoint, without a trailing slash (`http://app:3000/api/trpc`).
     base: String,
     client: reqwest::Client,
-    /// Longest URL a forwarded GET may have; a longer batch is split (or sent as POST).
+    /// Longest URL a forwarded GET may have; a longer batch is split.
     max_url_bytes: usize,
-    /// The upstream takes queries over POST (`allowMethodOverride`).
-    method_override: bool,
     /// Cookies of the gateway's own, kept from the upstream.
     own_cookies: Vec<String>,
     signer: Option<Arc<dyn IdentitySigner>>,
@@ -75,7 +82,6 @@ pub struct UpstreamOptions {
     /// How long the upstream may take to answer a forwarded request.
     pub timeout: Duration,
     pub max_url_bytes: usize,
-    pub method_override: bool,
     /// Names of the gateway's own cookies (the session, ...).
     pub own_cookies: Vec<String>,
     /// `Some`: forwarded calls need a valid session or token, except calls of these paths
@@ -118,7 +124,6 @@ impl Upstream {
             base: options.url.trim_end_matches('/').to_owned(),
             client,
             max_url_bytes: options.max_url_bytes,
-            method_override: options.method_override,
             own_cookies: options.own_cookies,
             signer,
             require_session: options.require_session,
@@ -140,19 +145,18 @@ impl Upstream {
         &self,
         headers: &HeaderMap,
         identity: Option<&Identity>,
+        client: Option<std::net::IpAddr>,
         verb: Verb,
         calls: Vec<Forward>,
         batch: bool,
     ) -> Forwarded {
-        let headers = self.headers(headers, identity);
-        let groups = if verb == Verb::Get && !(self.method_override && self.too_long(&calls, batch)) {
-            self.url_sized_groups(calls, batch)
-        } else {
-            vec![calls]
-        };
-        let verb =
-            if verb == Verb::Get && groups.len() == 1 && self.too_long(&groups[0], batch) { Verb::Post } else { verb };
-        let requests = groups.into_iter().map(|group| self.send(&headers, verb, group, batch));
+        let headers = self.headers(headers, identity, client);
+        // A GET stays a GET: the gateway cannot tell a forwarded mutation from a query, and a
+        // GET carries no origin check. Too long for one URL, it goes as several.
+        let groups = if verb == Verb::Get { self.url_sized_groups(calls, batch) } else { vec![calls] };
+        // One budget for the whole request, however many groups it takes.
+        let budget = MAX_UPSTREAM_BODY / groups.len().max(1);
+        let requests = groups.into_iter().map(|group| self.send(&headers, verb, group, batch, budget));
         let mut out = Forwarded { answers: Vec::new(), set_cookies: Vec::new() };
         for (answers, cookies) in futures_util::future::join_all(requests).await {
             out.answers.extend(answers);
@@ -163,11 +167,23 @@ impl Upstream {
 
     /// The client's headers, less those of one hop, the gateway's cookies and any identity
     /// header it sent; plus the caller's signed identity.
-    fn headers(&self, from: &HeaderMap, identity: Option<&Identity>) -> reqwest::header::HeaderMap {
+    fn headers(
+        &self,
+        from: &HeaderMap,
+        identity: Option<&Identity>,
+        client: Option<std::net::IpAddr>,
+    ) -> reqwest::header::HeaderMap {
         let mut out = reqwest::header::HeaderMap::new();
+        // Headers the client named as this connection's own are not forwarded either.
+        let connection: Vec<String> = from
+            .get_all("connection")
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|n| n.trim().to_ascii_lowercase())
+            .collect();
         for (name, value) in from {
             let name = name.as_str();
-            if NOT_FORWARDED.contains(&name) {
+            if NOT_FORWARDED.contains(&name) || connection.iter().any(|c| c == name) {
                 continue;
             }
             let value = if name == "cookie" {
@@ -185,6 +201,9 @@ impl Upstream {
                 out.append(n, v);
             }
         }
+        if let Some(client) = client.and_then(|c| reqwest::header::HeaderValue::from_str(&c.to_string()).ok()) {
+            out.insert("x-forwarded-for", client);
+        }
         if let (Some(signer), Some(identity)) = (&self.signer, identity)
             && let Ok(value) = reqwest::header::HeaderValue::from_str(&signer.sign(identity))
         {
@@ -194,15 +213,23 @@ impl Upstream {
     }
 
     fn without_own_cookies(&self, cookie: &str) -> Option<Vec<u8>> {
-        let kept: Vec<&str> = cookie
-            .split(';')
-            .map(str::trim)
-            .filter(|pair| {
-                let name = pair.split('=').next().unwrap_or_default().trim();
-                !pair.is_empty() && !self.own_cookies.iter().any(|own| own == name)
-            })
-            .collect();
+        let kept: Vec<&str> =
+            cookie.split(';').map(str::trim).filter(|pair| !pair.is_empty() && !self.is_own(pair)).collect();
         (!kept.is_empty()).then(|| kept.join("; ").into_bytes())
+    }
+
+    /// Whether a `name=value` pair (of a `Cookie` or the start of a `Set-Cookie`) is, or
+    /// would reach a browser's requests as, one of the gateway's cookies: names are compared
+    /// percent-decoded (as the gateway reads them), and a nameless cookie (`=name=value`,
+    /// which browsers send as `name=value`) by its value.
+    fn is_own(&self, pair: &str) -> bool {
+        let decoded = |s: &str| percent_encoding::percent_decode_str(s.trim()).decode_utf8_lossy().into_owned();
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let mut name = decoded(name);
+        if name.is_empty() {
+            name = decoded(value.split('=').next().unwrap_or_default());
+        }
+        self.own_cookies.contains(&name)
     }
 
     fn too_long(&self, calls: &[Forward], batch: bool) -> bool {
@@ -275,6 +302,7 @@ impl Upstream {
         verb: Verb,
         calls: Vec<Forward>,
         batch: bool,
+        budget: usize,
     ) -> (Vec<Answer>, Vec<String>) {
         let n = calls.len();
         let request = match verb {
@@ -300,12 +328,9 @@ impl Upstream {
             .get_all(reqwest::header::SET_COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok().map(str::to_owned))
-            .filter(|c| {
-                let name = c.split('=').next().unwrap_or_default().trim();
-                !self.own_cookies.iter().any(|own| own == name)
-            })
+            .filter(|c| !self.is_own(c.split(';').next().unwrap_or_default()))
             .collect();
-        match read_limited(response).await {
+        match read_limited(response, budget).await {
             Ok(body) => (answers(&body, n, batch, status), cookies),
             Err(e) => (failed(n, e), cookies),
         }
@@ -315,11 +340,13 @@ impl Upstream {
 /// Most bytes of an upstream answer the gateway reads: an answer this large is not one a
 /// batch of tRPC calls gives, and the gateway holds it whole in memory.
 const MAX_UPSTREAM_BODY: usize = 16 * 1024 * 1024;
+/// Most bytes of an error the upstream gives for a whole batch.
+const MAX_WHOLE_ERROR: usize = 64 * 1024;
 
-async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, RpcError> {
+async fn read_limited(mut response: reqwest::Response, budget: usize) -> Result<Vec<u8>, RpcError> {
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| unreachable(&e))? {
-        if body.len() + chunk.len() > MAX_UPSTREAM_BODY {
+        if body.len() + chunk.len() > budget {
             return Err(RpcError::new(ErrorCode::BadGateway, "The upstream's answer is too large"));
         }
         body.extend_from_slice(&chunk);
@@ -352,7 +379,10 @@ pub fn answers(body: &[u8], n: usize, batch: bool, status: u16) -> Vec<Answer> {
         return items.into_iter().map(item_answer).collect::<Option<_>>().unwrap_or_else(garbage);
     }
     match serde_json::from_slice::<Box<RawValue>>(body).ok().and_then(item_answer) {
-        Some(Answer::Upstream { item, status: item_status }) if !batch || item_status >= 400 => {
+        // A whole-request error answers each call: small, since it is copied for each.
+        Some(Answer::Upstream { item, status: item_status })
+            if !batch || (item_status >= 400 && item.get().len() <= MAX_WHOLE_ERROR) =>
+        {
             let status = if item_status >= 400 { item_status } else { status };
             (0..n).map(|_| Answer::Upstream { item: item.clone(), status }).collect()
         }
@@ -422,7 +452,6 @@ mod tests {
             url: "http://127.0.0.1:1/api/trpc/".into(),
             timeout: Duration::from_secs(1),
             max_url_bytes: 120,
-            method_override: false,
             own_cookies: vec!["auth_session".into()],
             require_session: Some(vec!["project.all".into(), "public.*".into()]),
         };
@@ -439,6 +468,16 @@ mod tests {
         assert_eq!(groups.iter().map(Vec::len).sum::<usize>(), 6);
         assert_eq!(upstream.without_own_cookies("a=1; auth_session=x; b=2").unwrap(), b"a=1; b=2");
         assert_eq!(upstream.without_own_cookies("auth_session=x"), None);
+        assert_eq!(upstream.without_own_cookies("auth%5Fsession=x; =auth_session=y; b=2").unwrap(), b"b=2");
+        for planted in [
+            "auth_session=x; Path=/",
+            "auth%5Fsession=x; Path=/api/trpc/",
+            "=auth_session=x; Path=/",
+            " auth_session =x",
+        ] {
+            assert!(upstream.is_own(planted.split(';').next().unwrap()), "{planted}");
+        }
+        assert!(!upstream.is_own("app_theme=dark"));
         let public: Vec<bool> = ["project.all", "project.allx", "public.a.b", "publicx.a", "project.one"]
             .map(|p| upstream.lets_anonymous_call(p))
             .into();

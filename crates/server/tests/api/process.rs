@@ -117,7 +117,6 @@ fn help_explains_every_setting() {
         "--upstream",
         "--upstream-timeout-secs",
         "--upstream-max-url-bytes",
-        "--upstream-method-override",
         "--upstream-require-session",
         "--upstream-public-path",
         "--forward-auth-header-prefix",
