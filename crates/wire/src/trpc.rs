@@ -426,60 +426,74 @@ fn forwarded_item(answer: Answer, path: &str, transformer: Transformer) -> (Stri
 /// built from the upstream's item without decoding its values: superjson's `json` goes where
 /// a local value goes, and its `meta` paths move under that place.
 fn forwarded_lines(i: usize, n: usize, answer: Answer, path: &str, transformer: Transformer) -> String {
-    let item = match answer {
-        Answer::Upstream { item, .. } => serde_json::from_str::<Value>(item.get()).ok(),
+    #[derive(serde::Deserialize)]
+    struct Item<'a> {
+        #[serde(borrow)]
+        result: Option<ItemResult<'a>>,
+        #[serde(borrow)]
+        error: Option<&'a RawValue>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ItemResult<'a> {
+        #[serde(borrow)]
+        data: Option<&'a RawValue>,
+    }
+    let not_trpc = || RpcError::new(ErrorCode::BadGateway, "The upstream answered something that is not tRPC");
+    let raw = match answer {
+        Answer::Upstream { item, .. } => item,
         Answer::Failed(e) => return line(json!([i, 0, [[{"error": e.trpc_shape(Some(path))}]]]), transformer),
     };
     let (result_chunk, data_chunk) = (n + 2 * i, n + 2 * i + 1);
-    match item {
-        Some(Value::Object(mut item)) if item.contains_key("result") => {
-            let data =
-                item.remove("result").and_then(|mut r| r.get_mut("data").map(Value::take)).unwrap_or(Value::Null);
+    match serde_json::from_str::<Item<'_>>(raw.get()) {
+        Ok(Item { result: Some(result), error: None }) => {
+            let null = RawValue::from_string("null".into()).expect("null is JSON");
             [
                 line(json!([i, 0, [[{"result": 0}], ["result", 0, result_chunk]]]), transformer),
                 line(json!([result_chunk, 0, [[{"data": 0}], ["data", 0, data_chunk]]]), transformer),
-                placed(data, |v| json!([data_chunk, 0, [[v]]]), "2.0.0", transformer),
+                placed(result.data.unwrap_or(&null), (&format!("[{data_chunk},0,[["), "]]]"), "2.0.0", transformer),
             ]
             .concat()
         }
-        Some(Value::Object(mut item)) if item.contains_key("error") => {
-            let error = item.remove("error").unwrap_or(Value::Null);
-            placed(error, |v| json!([i, 0, [[{"error": v}]]]), "2.0.0.error", transformer)
+        Ok(Item { result: None, error: Some(error) }) => {
+            placed(error, (&format!("[{i},0,[[{{\"error\":"), "}]]]"), "2.0.0.error", transformer)
         }
-        _ => {
-            let e = RpcError::new(ErrorCode::BadGateway, "The upstream answered something that is not tRPC");
-            line(json!([i, 0, [[{"error": e.trpc_shape(Some(path))}]]]), transformer)
-        }
+        _ => line(json!([i, 0, [[{"error": not_trpc().trpc_shape(Some(path))}]]]), transformer),
     }
 }
 
-/// One line holding `encoded` (a value as the upstream's transformer wrote it) inside
-/// `frame`, at the superjson path `at`: what serializing the whole frame would have written.
-fn placed(encoded: Value, frame: impl FnOnce(Value) -> Value, at: &str, transformer: Transformer) -> String {
-    let Transformer::Superjson = transformer else {
-        return format!("{}\n", frame(encoded));
-    };
-    let (json, meta) = match encoded {
-        Value::Object(mut o) if o.contains_key("json") => (o.remove("json").unwrap_or(Value::Null), o.remove("meta")),
-        other => (other, None),
-    };
-    let mut out = Map::new();
-    out.insert("json".into(), frame(json));
-    if let Some(Value::Object(meta)) = meta {
-        let mut moved = Map::new();
-        if let Some(values) = meta.get("values") {
-            moved.insert("values".into(), under(at, values));
-        }
-        if let Some(equal) = meta.get("referentialEqualities") {
-            moved.insert("referentialEqualities".into(), equalities_under(at, equal));
-        }
-        // The path syntax version: only what the upstream's superjson wrote.
-        if let Some(v) = meta.get("v") {
-            moved.insert("v".into(), v.clone());
-        }
-        out.insert("meta".into(), Value::Object(moved));
+/// One line holding `encoded` (a value as the upstream's transformer wrote it) between the
+/// two halves of `frame`, at the superjson path `at`: what serializing the whole frame would
+/// have written. The value's JSON is copied as the upstream wrote it (key order, numbers).
+fn placed(encoded: &RawValue, frame: (&str, &str), at: &str, transformer: Transformer) -> String {
+    #[derive(serde::Deserialize)]
+    struct Encoded<'a> {
+        #[serde(borrow)]
+        json: &'a RawValue,
+        meta: Option<Map<String, Value>>,
     }
-    format!("{}\n", Value::Object(out))
+    let (open, close) = frame;
+    let Transformer::Superjson = transformer else {
+        return format!("{open}{}{close}\n", encoded.get());
+    };
+    let (json, meta) = match serde_json::from_str::<Encoded<'_>>(encoded.get()) {
+        Ok(Encoded { json, meta }) => (json.get(), meta),
+        Err(_) => (encoded.get(), None),
+    };
+    let Some(meta) = meta else {
+        return format!("{{\"json\":{open}{json}{close}}}\n");
+    };
+    let mut moved = Map::new();
+    if let Some(values) = meta.get("values") {
+        moved.insert("values".into(), under(at, values));
+    }
+    if let Some(equal) = meta.get("referentialEqualities") {
+        moved.insert("referentialEqualities".into(), equalities_under(at, equal));
+    }
+    // The path syntax version: only what the upstream's superjson wrote.
+    if let Some(v) = meta.get("v") {
+        moved.insert("v".into(), v.clone());
+    }
+    format!("{{\"json\":{open}{json}{close},\"meta\":{}}}\n", Value::Object(moved))
 }
 
 /// superjson annotation paths moved under `at`: `{"a.b": ..}` to `{"at.a.b": ..}`, and a
@@ -612,6 +626,10 @@ fn stream_object(dispatcher: Dispatcher, ctx: Ctx, calls: Vec<Call>, forwarding:
 mod tests {
     use super::*;
 
+    fn raw(value: Value) -> Box<RawValue> {
+        RawValue::from_string(value.to_string()).unwrap()
+    }
+
     /// What superjson itself writes for `[7, 0, [[value]]]` (node: `superjson.serialize`).
     #[test]
     fn an_upstream_value_placed_in_a_line_gets_superjsons_own_meta_paths() {
@@ -619,7 +637,7 @@ mod tests {
             "json": {"at": "1970-01-01T00:00:00.000Z", "tags": [["a", "1970-01-01T00:00:00.001Z"]], "a": {"x": 1}, "b": {"x": 1}},
             "meta": {"values": {"at": ["Date"], "tags": ["map", {"0.1": ["Date"]}]}, "referentialEqualities": {"a": ["b"]}, "v": 1}
         });
-        let line = placed(upstream, |v| json!([7, 0, [[v]]]), "2.0.0", Transformer::Superjson);
+        let line = placed(&raw(upstream), ("[7,0,[[", "]]]"), "2.0.0", Transformer::Superjson);
         let expected = json!({
             "json": [7, 0, [[{"at": "1970-01-01T00:00:00.000Z", "tags": [["a", "1970-01-01T00:00:00.001Z"]], "a": {"x": 1}, "b": {"x": 1}}]]],
             "meta": {
@@ -629,17 +647,17 @@ mod tests {
             }
         });
         assert_eq!(serde_json::from_str::<Value>(&line).unwrap(), expected);
-        let root = placed(
-            json!({"json": "1970-01-01T00:00:00.005Z", "meta": {"values": ["Date"], "v": 1}}),
-            |v| json!([3, 0, [[v]]]),
-            "2.0.0",
-            Transformer::Superjson,
-        );
+        let root = raw(json!({"json": "1970-01-01T00:00:00.005Z", "meta": {"values": ["Date"], "v": 1}}));
+        let root = placed(&root, ("[3,0,[[", "]]]"), "2.0.0", Transformer::Superjson);
         let expected =
             json!({"json": [3, 0, [["1970-01-01T00:00:00.005Z"]]], "meta": {"values": {"2.0.0": ["Date"]}, "v": 1}});
         assert_eq!(serde_json::from_str::<Value>(&root).unwrap(), expected);
-        let plain = placed(json!({"json": [1, 2]}), |v| json!([3, 0, [[v]]]), "2.0.0", Transformer::Superjson);
+        let plain = placed(&raw(json!({"json": [1, 2]})), ("[3,0,[[", "]]]"), "2.0.0", Transformer::Superjson);
         assert_eq!(serde_json::from_str::<Value>(&plain).unwrap(), json!({"json": [3, 0, [[[1, 2]]]]}));
-        assert_eq!(placed(json!([1]), |v| json!([3, 0, [[v]]]), "2.0.0", Transformer::Json), "[3,0,[[[1]]]]\n");
+        assert_eq!(placed(&raw(json!([1])), ("[3,0,[[", "]]]"), "2.0.0", Transformer::Json), "[3,0,[[[1]]]]\n");
+        // The value's text as the upstream wrote it: key order and number spelling kept.
+        let written = RawValue::from_string(r#"{"json":{"zeta":1,"alpha":1.50,"big":1e400}}"#.into()).unwrap();
+        let line = placed(&written, ("[3,0,[[", "]]]"), "2.0.0", Transformer::Superjson);
+        assert_eq!(line, "{\"json\":[3,0,[[{\"zeta\":1,\"alpha\":1.50,\"big\":1e400}]]]}\n");
     }
 }
