@@ -86,6 +86,24 @@ async fn nginx_auth_request_protects_a_page_with_the_gateways_logins() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
+    // The app behind nginx: answers with the identity headers it received.
+    let app = actix_web::HttpServer::new(|| {
+        actix_web::App::new().default_service(actix_web::web::to(|req: actix_web::HttpRequest| async move {
+            let header = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            actix_web::HttpResponse::Ok().json(serde_json::json!([
+                header("x-auth-id"),
+                header("x-auth-role"),
+                header("x-auth-email")
+            ]))
+        }))
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let app_addr = app.addrs()[0];
+    let app = app.run();
+    let app_handle = app.handle();
+    actix_web::rt::spawn(app);
     let port = free_port();
     let conf = format!(
         r#"
@@ -113,6 +131,17 @@ http {{
             add_header X-Auth-Email $auth_email;
             root {site};
         }}
+        # The README's snippet: the app behind gets the identity headers, and only those.
+        location /app/ {{
+            auth_request /_gateway;
+            auth_request_set $auth_id $upstream_http_x_auth_id;
+            auth_request_set $auth_role $upstream_http_x_auth_role;
+            auth_request_set $auth_email $upstream_http_x_auth_email;
+            proxy_set_header X-Auth-Id $auth_id;
+            proxy_set_header X-Auth-Role $auth_role;
+            proxy_set_header X-Auth-Email $auth_email;
+            proxy_pass http://{app};
+        }}
         location = /_gateway {{
             internal;
             proxy_pass http://{gateway}/api/forward-auth;
@@ -126,6 +155,7 @@ http {{
         dir = dir.path().display(),
         site = site.display(),
         gateway = s.addr,
+        app = app_addr,
     );
     let conf_path = dir.path().join("nginx.conf");
     std::fs::write(&conf_path, conf).unwrap();
@@ -161,5 +191,31 @@ http {{
     assert_eq!(header("x-auth-email").as_deref(), Some(ADMIN_EMAIL));
     assert_eq!(header("x-auth-id").map(|id| id.len()), Some(21));
     assert_eq!(signed_in.text().await.unwrap(), "the protected page\n");
+
+    // Through the README's snippet, the app sees the caller's identity, never one a client
+    // claims for itself.
+    let me = a.query("auth.get", Value::Null).await.ok().clone();
+    let to_app = |cookie: Option<&str>| {
+        let mut req = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{port}/app/page"))
+            .header("x-auth-role", "admin")
+            .header("x-auth-id", "someone-else");
+        if let Some(cookie) = cookie {
+            req = req.header("cookie", cookie.to_owned());
+        }
+        async move { req.send().await.unwrap() }
+    };
+    assert_eq!(to_app(None).await.status(), 401);
+    let (invited, _) = user(&s, &a, "plain@example.com", "plain-password").await;
+    let plain = invited
+        .mutation("auth.login", serde_json::json!({"email": "plain@example.com", "password": "plain-password"}))
+        .await;
+    let plain = plain.set_cookie("auth_session").unwrap().split(';').next().unwrap().to_owned();
+    let seen: Value = to_app(Some(&plain)).await.json().await.unwrap();
+    assert_eq!(seen[1], "user", "{seen}");
+    assert_eq!(seen[2], "plain@example.com");
+    assert_ne!(seen[0], "someone-else");
+    assert_ne!(seen[0], me["id"]);
+    app_handle.stop(true).await;
     s.stop().await;
 }
