@@ -64,21 +64,17 @@ pub(crate) async fn handle(
             respond_forwarding(dispatcher, ctx, request, &upstream, req.headers()).await
         }
         Mode::Whole => respond_whole(dispatcher, ctx, request).await,
-        Mode::JsonLines => {
+        streamed => {
             let forwarding = request.raw_inputs.map(|raw_inputs| Forwarding {
                 upstream: config.upstream.clone().expect("raw inputs are read for an upstream"),
                 headers: req.headers().clone(),
                 raw_inputs,
             });
-            stream_json_lines(dispatcher, ctx, request.calls, forwarding)
-        }
-        Mode::StreamedObject => {
-            let forwarding = request.raw_inputs.map(|raw_inputs| Forwarding {
-                upstream: config.upstream.clone().expect("raw inputs are read for an upstream"),
-                headers: req.headers().clone(),
-                raw_inputs,
-            });
-            stream_object(dispatcher, ctx, request.calls, forwarding)
+            if streamed == Mode::JsonLines {
+                stream_json_lines(dispatcher, ctx, request.calls, forwarding)
+            } else {
+                stream_object(dispatcher, ctx, request.calls, forwarding)
+            }
         }
     }
 }
@@ -325,6 +321,19 @@ async fn respond_forwarding(
     builder.insert_header((header::VARY, "trpc-accept, accept")).content_type("application/json").body(body)
 }
 
+/// A streamed batch's calls with their places: those answered here, and, when forwarding,
+/// those that go upstream.
+type Placed = Vec<(usize, Call)>;
+fn split_calls(
+    dispatcher: &Dispatcher,
+    calls: Vec<Call>,
+    forwarding: Option<Forwarding>,
+) -> (Placed, Option<(Forwarding, Placed)>) {
+    let Some(forwarding) = forwarding else { return (calls.into_iter().enumerate().collect(), None) };
+    let (local, forwarded) = calls.into_iter().enumerate().partition(|(_, c)| !goes_upstream(dispatcher, c));
+    (local, Some((forwarding, forwarded)))
+}
+
 /// Whether a call goes upstream: a path the registry does not know, spelled as tRPC paths
 /// are (dot-separated names; never `..` or anything else a URL would read as more than a
 /// procedure). Other unknown paths stay here, and are NOT_FOUND.
@@ -552,14 +561,8 @@ fn stream_json_lines(
     let head: Map<String, Value> = (0..n).map(|i| (i.to_string(), json!([[0], [null, 0, i]]))).collect();
     let head = line(Value::Object(head), transformer);
 
-    let (local, forwarded) = match forwarding {
-        None => (calls.into_iter().enumerate().collect(), None),
-        Some(forwarding) => {
-            let (local, forwarded): (Vec<_>, Vec<_>) =
-                calls.into_iter().enumerate().partition(|(_, c)| !goes_upstream(&dispatcher, c));
-            (local, Some(forwarding.answers(ctx.clone(), forwarded)))
-        }
-    };
+    let (local, forwarded) = split_calls(&dispatcher, calls, forwarding);
+    let forwarded = forwarded.map(|(forwarding, calls)| forwarding.answers(ctx.clone(), calls));
     let local = completions(&dispatcher, &ctx, local).map(move |(i, path, result)| {
         let text = match result {
             Ok(data) => {
@@ -598,14 +601,8 @@ fn stream_json_lines(
 /// v10 streaming: `{"1":<item>\n`, `,"0":<item>\n`, ..., `}` in completion order.
 fn stream_object(dispatcher: Dispatcher, ctx: Ctx, calls: Vec<Call>, forwarding: Option<Forwarding>) -> HttpResponse {
     let transformer = dispatcher.transformer;
-    let (local, forwarded) = match forwarding {
-        None => (calls.into_iter().enumerate().collect(), None),
-        Some(forwarding) => {
-            let (local, forwarded): (Vec<_>, Vec<_>) =
-                calls.into_iter().enumerate().partition(|(_, c)| !goes_upstream(&dispatcher, c));
-            (local, Some(forwarding.items(ctx.clone(), forwarded, transformer)))
-        }
-    };
+    let (local, forwarded) = split_calls(&dispatcher, calls, forwarding);
+    let forwarded = forwarded.map(|(forwarding, calls)| forwarding.items(ctx.clone(), calls, transformer));
     let local = completions(&dispatcher, &ctx, local)
         .map(move |(i, path, result)| (i, response_item(&result, &path, transformer).to_string()));
     // The upstream's answers join the stream as they arrive, beside the local ones.
