@@ -22,7 +22,14 @@ enum Command {
     /// Run the gateway (the default).
     Serve,
     /// Apply the database migrations, encrypt secrets an older store kept in clear, and exit.
-    Migrate,
+    Migrate {
+        /// List the applied and pending migrations; change nothing.
+        #[arg(long)]
+        status: bool,
+        /// Exit with 1 when migrations are pending (for CI and deploy hooks); change nothing.
+        #[arg(long)]
+        check: bool,
+    },
     /// Write a new root key to the key file (refuses to overwrite one).
     Keygen,
     /// Operator escape hatches that work without the HTTP API.
@@ -114,7 +121,34 @@ fn main() -> ExitCode {
 fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Serve => actix_web::rt::System::new().block_on(serve(settings)),
-        Command::Migrate => {
+        Command::Migrate { status, check } if status || check => {
+            let url = settings.database_url();
+            let options = gateway_store::PoolOptions {
+                connection_timeout: std::time::Duration::from_secs(settings.db_timeout_secs),
+                ..Default::default()
+            };
+            let found = gateway_store::Store::migration_status(&url, options)
+                .with_context(|| format!("database {}", gateway_server::redact(&url)))?;
+            if status {
+                for version in &found.applied {
+                    println!("applied  {version}");
+                }
+                for version in &found.pending {
+                    println!("pending  {version}");
+                }
+                for version in &found.unknown {
+                    println!("unknown  {version} (a newer version applied it)");
+                }
+            }
+            if !found.unknown.is_empty() {
+                anyhow::bail!("the database has migrations this version does not know");
+            }
+            if check && !found.pending.is_empty() {
+                anyhow::bail!("{} migrations pending", found.pending.len());
+            }
+            Ok(())
+        }
+        Command::Migrate { .. } => {
             let store = gateway_server::open_store(&settings)?;
             let applied = store.migrate()?;
             let (root_key, _) = gateway_server::load_root_key(&settings)?;

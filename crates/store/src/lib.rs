@@ -36,6 +36,7 @@ pub use async_store::AsyncStore;
 pub use connection::{ConnManager, create_private_dir};
 pub use epoch::Epoch;
 pub use error::{ADMIN, EMAIL, StoreError};
+pub use migrations::MigrationStatus;
 
 /// A connection to either backend; queries are written once against it.
 #[derive(diesel::MultiConnection)]
@@ -95,6 +96,14 @@ impl Store {
         // cause, instead of after the pool's checkout timeout.
         let mut first =
             r2d2::ManageConnection::connect(&manager).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        // A schema a newer version made is not one this binary may run against.
+        let unknown = migrations::status(&mut first)?.unknown;
+        if !unknown.is_empty() {
+            return Err(StoreError::Database(format!(
+                "the database has migrations this version does not know ({}): a newer version ran on it",
+                unknown.join(", ")
+            )));
+        }
         migrations::run(&mut first)?;
         drop(first);
 
@@ -105,6 +114,13 @@ impl Store {
         };
         let pool = pool::Pool::new(manager, max_size, opts.connection_timeout);
         Ok(Store { pool, backend, manager: kept, epoch: Default::default() })
+    }
+
+    /// The migration status of the database at `url`, read without applying anything.
+    pub fn migration_status(url: &str, opts: PoolOptions) -> Result<MigrationStatus, StoreError> {
+        let manager = ConnManager::new(url, opts.connection_timeout)?;
+        let mut conn = r2d2::ManageConnection::connect(&manager).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        migrations::status(&mut conn)
     }
 
     /// Starts following the auth epoch (see [`Store::auth_epoch`]): a thread with its own

@@ -322,6 +322,43 @@ fn operator_commands_invite_and_reset_passwords() {
 /// A user who lost their authenticator: `admin disable-2fa` turns 2FA off and ends the
 /// browser sessions, the API token keeps working, and the password alone logs in again.
 #[test]
+fn migrate_status_and_check_tell_pending_applied_and_unknown_migrations() {
+    use diesel::connection::SimpleConnection;
+    let tmp = temp_dir("migrate");
+    let d = tmp.path().to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--data-dir", d]);
+        let out = gateway(&all).output().unwrap();
+        (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    };
+    let migrations =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/sqlite")).unwrap().count();
+
+    let (ok, _, stderr) = run(&["migrate", "--check"]);
+    assert!(!ok && stderr.contains(&format!("{migrations} migrations pending")), "{stderr}");
+    let (ok, stdout, _) = run(&["migrate", "--status"]);
+    assert!(ok, "--status alone reports, and succeeds");
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("pending  ")).count(), migrations, "{stdout}");
+    assert!(!stdout.contains("applied"), "{stdout}");
+
+    assert!(run(&["migrate"]).0);
+    let (ok, stdout, _) = run(&["migrate", "--check", "--status"]);
+    assert!(ok, "up to date");
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("applied  ")).count(), migrations, "{stdout}");
+
+    // A newer version migrated this database: this one reports it and refuses to serve.
+    let mut db = <diesel::SqliteConnection as diesel::Connection>::establish(&format!("{d}/gateway.db")).unwrap();
+    db.batch_execute("INSERT INTO __diesel_schema_migrations (version) VALUES ('20990101000000')").unwrap();
+    let (ok, stdout, stderr) = run(&["migrate", "--status"]);
+    assert!(!ok && stdout.contains("unknown  20990101000000"), "{stdout}{stderr}");
+    let (ok, _, stderr) = run(&["serve", "--bind", "127.0.0.1:0"]);
+    assert!(!ok, "a newer schema is refused");
+    assert_eq!(stderr.trim().lines().filter(|l| l.contains("error")).count(), 1, "{stderr}");
+    assert!(stderr.contains("migrations this version does not know"), "{stderr}");
+}
+
+#[test]
 fn import_dokploy_reports_refuses_collisions_and_dry_runs_without_writing() {
     use crate::dokploy::*;
     let Some(source) = dokploy_database(true) else { return };
