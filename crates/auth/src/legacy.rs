@@ -25,8 +25,11 @@ pub const LEGACY_GRACE_SECS: i64 = 60;
 /// The row id a lucia session id is stored under; `None` when `token` cannot be one. Lucia
 /// ids are lowercase letters and digits (40 of them from lucia 2 and 3).
 pub fn legacy_session_id(token: &str) -> Option<String> {
-    let lucia = (20..=64).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    lucia.then(|| legacy_row_id(token))
+    is_lucia_shaped(token).then(|| legacy_row_id(token))
+}
+
+pub fn is_lucia_shaped(token: &str) -> bool {
+    (20..=64).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 /// The row id an imported session is stored under.
