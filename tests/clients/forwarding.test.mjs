@@ -35,7 +35,10 @@ async function startUpstream() {
 before(async () => {
   upstreamPort = await h.freePort();
   gw = await h.startGateway({
-    extraArgs: ['--upstream', `http://127.0.0.1:${upstreamPort}/api/trpc`, '--upstream-timeout-secs', '2'],
+    extraArgs: [
+      '--upstream', `http://127.0.0.1:${upstreamPort}/api/trpc`, '--upstream-timeout-secs', '2',
+      '--metrics-bind', '127.0.0.1:0',
+    ],
   });
   upstream = await startUpstream();
 });
@@ -122,6 +125,36 @@ test("the upstream's cookies reach the client; its errors keep their codes, and 
   assert.equal(forbidden.reason.message, 'Not your project');
   assert.equal(fetch.requests[0].status, 207);
   await rejects(trpc.query('debug.huge'), { code: 'BAD_GATEWAY', httpStatus: 502 });
+});
+
+/** Every series of the gateway's metrics text, by `name{labels}`. */
+async function scrape() {
+  let url;
+  // The line follows the start-up line the harness waited for.
+  while (!(url = gw.log().match(/metrics listening address=(\S+)/)?.[1])) await h.sleep(20);
+  const text = await (await fetch(url)).text();
+  const values = new Map();
+  for (const line of text.split('\n')) {
+    const at = line.lastIndexOf(' ');
+    if (line && !line.startsWith('#')) values.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return (series) => values.get(series) ?? 0;
+}
+
+test('forwarded calls are counted by what came of them, upstream paths never become labels', T, async () => {
+  const { trpc } = await signedIn();
+  const before = await scrape();
+  await Promise.allSettled([trpc.query('project.all'), trpc.query('project.forbidden'), trpc.query('auth.get')]);
+  await rejects(trpc.query('debug.huge'), { code: 'BAD_GATEWAY', httpStatus: 502 });
+  const after = await scrape();
+  const moved = (series) => after(series) - before(series);
+  assert.equal(moved('auth_gateway_forwarded_calls_total{code="OK"}'), 1);
+  assert.equal(moved('auth_gateway_forwarded_calls_total{code="UPSTREAM_ERROR"}'), 1);
+  assert.equal(moved('auth_gateway_forwarded_calls_total{code="BAD_GATEWAY"}'), 1);
+  assert.equal(moved('auth_gateway_upstream_request_duration_seconds_count'), 2);
+  assert.equal(moved('auth_gateway_calls_total{procedure="auth.get",code="OK"}'), 1);
+  const text = await (await fetch(gw.log().match(/metrics listening address=(\S+)/)[1])).text();
+  assert.ok(!text.includes('project.') && !text.includes('debug.'), 'no upstream path in any label');
 });
 
 test('tRPC v10: a mixed batch through httpBatchLink, superjson passed through', T, async () => {

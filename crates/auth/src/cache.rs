@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use metrics::{Counter, counter};
+
 /// What an entry costs beyond its key and the heap data `weight` counts: the table slot,
 /// the key's and the value's inline parts.
 const ENTRY_OVERHEAD: usize = 64;
@@ -14,7 +16,12 @@ pub struct Cache<V> {
     budget: usize,
     /// The heap bytes a value holds (its strings, say).
     weight: fn(&V) -> usize,
+    hits: Counter,
+    misses: Counter,
 }
+
+/// Lookups per cache (`cache` label: the name given to [`Cache::new`]) and result.
+pub const CACHE_LOOKUPS: &str = "auth_gateway_cache_lookups_total";
 
 struct Entries<V> {
     map: HashMap<String, V>,
@@ -22,16 +29,25 @@ struct Entries<V> {
 }
 
 impl<V: Clone> Cache<V> {
-    pub fn new(budget: usize, weight: fn(&V) -> usize) -> Self {
-        Cache { entries: Mutex::new(Entries { map: HashMap::new(), bytes: 0 }), budget, weight }
+    pub fn new(name: &'static str, budget: usize, weight: fn(&V) -> usize) -> Self {
+        Cache {
+            entries: Mutex::new(Entries { map: HashMap::new(), bytes: 0 }),
+            budget,
+            weight,
+            hits: counter!(CACHE_LOOKUPS, "cache" => name, "result" => "hit"),
+            misses: counter!(CACHE_LOOKUPS, "cache" => name, "result" => "miss"),
+        }
     }
 
     fn cost(&self, key: &str, value: &V) -> usize {
         key.len() + std::mem::size_of::<V>() + ENTRY_OVERHEAD + (self.weight)(value)
     }
 
-    pub fn get(&self, key: &str) -> Option<V> {
-        self.entries.lock().ok()?.map.get(key).cloned()
+    /// The entry at `key` if `usable` says it still is (current, not too old): a hit.
+    pub fn get(&self, key: &str, usable: impl FnOnce(&V) -> bool) -> Option<V> {
+        let found = self.entries.lock().ok().and_then(|e| e.map.get(key).filter(|v| usable(v)).cloned());
+        if found.is_some() { &self.hits } else { &self.misses }.increment(1);
+        found
     }
 
     pub fn insert(&self, key: &str, value: V) {
@@ -69,7 +85,7 @@ mod tests {
 
     #[test]
     fn the_budget_holds_whatever_the_sizes_of_keys_and_values() {
-        let map = Cache::new(10_000, |v: &String| v.len());
+        let map = Cache::new("test", 10_000, |v: &String| v.len());
         for i in 0..1_000 {
             map.insert(&format!("key-{i}-{}", "k".repeat(i % 300)), "v".repeat(i % 500));
             assert!(map.bytes() <= 10_000, "{} bytes after {i} inserts", map.bytes());
@@ -77,9 +93,9 @@ mod tests {
         // A value larger than the whole budget is not kept (and does not clear the rest).
         let before = map.len();
         map.insert("huge", "x".repeat(20_000));
-        assert_eq!((map.get("huge"), map.len()), (None, before));
+        assert_eq!((map.get("huge", |_| true), map.len()), (None, before));
         // Replacing a key counts it once.
-        let map = Cache::new(10_000, |v: &String| v.len());
+        let map = Cache::new("test", 10_000, |v: &String| v.len());
         for _ in 0..100 {
             map.insert("same", "v".repeat(100));
         }

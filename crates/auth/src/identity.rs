@@ -106,13 +106,13 @@ const SESSION_CACHE_BYTES: usize = 16 * 1024 * 1024;
 
 impl Default for SessionCache {
     fn default() -> Self {
-        SessionCache(Cache::new(SESSION_CACHE_BYTES, |(_, found)| found.heap_bytes()))
+        SessionCache(Cache::new("session", SESSION_CACHE_BYTES, |(_, found)| found.heap_bytes()))
     }
 }
 
 impl SessionCache {
     fn get(&self, id: &str, epoch: Epoch) -> Option<Arc<FoundSession>> {
-        self.0.get(id).filter(|(read_at, _)| *read_at == epoch).map(|(_, found)| found)
+        self.0.get(id, |(read_at, _)| *read_at == epoch).map(|(_, found)| found)
     }
 
     fn put(&self, id: &str, epoch: Epoch, found: Arc<FoundSession>) {

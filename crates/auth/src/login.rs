@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::AuthService;
 use crate::error::{CREDENTIALS_DO_NOT_MATCH, Result, bad};
+use crate::login_outcomes::LoginOutcome;
 use crate::password;
 use crate::password_pool::Matched;
 use crate::sessions::{CHALLENGE_COOKIE, cookie};
@@ -44,12 +45,15 @@ impl AuthService {
         // The auth id of a known account; an unknown email is not logged (it may be a typo'd password).
         let known_id = row.as_ref().map(|r| r.id.clone());
         let keys = self.attempt_keys(ctx, row.as_ref().map_or(email.as_str(), |r| r.id.as_str()), known_id.is_some());
-        let attempt = self.begin_attempt(ctx, keys, known_id.as_deref()).await?;
+        let attempt =
+            self.begin_attempt(ctx, keys, known_id.as_deref()).await.inspect_err(LoginOutcome::count_throttled)?;
 
         let matched = self.verify_password(&input.password, row.as_ref().map(|r| r.password.as_str()), &email).await?;
         let settled = attempt.settle();
         let Some(row) = row.filter(|_| matched.yes()) else {
             self.store.run(move |c| settled.failed(c)).await?;
+            let outcome = if known_id.is_some() { LoginOutcome::WrongPassword } else { LoginOutcome::UnknownAccount };
+            outcome.count();
             audit!(ctx, "login_failed", reason = "credentials", auth_id = known_id.as_deref());
             return Err(bad(CREDENTIALS_DO_NOT_MATCH));
         };
@@ -72,12 +76,14 @@ impl AuthService {
                 .await?;
             let ttl = self.config.challenge_ttl.as_secs() as i64;
             ctx.set_cookie(cookie(CHALLENGE_COOKIE, challenge_id, "/", ttl, self.config.cookie_secure));
+            LoginOutcome::TwoFactorRequired.count();
             audit!(ctx, "login_password_step", auth_id = %row.id);
             return Ok(LoginOutput { is_2fa_enabled: true, auth_id: row.id });
         }
         self.store.run(move |c| settled.completed(c)).await?;
         audit!(ctx, "login_succeeded", auth_id = %row.id);
         self.start_session(ctx, row.id.clone()).await?;
+        LoginOutcome::Success.count();
         Ok(LoginOutput { is_2fa_enabled: false, auth_id: row.id })
     }
 

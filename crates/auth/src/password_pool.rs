@@ -4,6 +4,8 @@ use crate::password;
 use gateway_wire::RpcError;
 use std::time::{Duration, Instant};
 
+use metrics::{Gauge, Histogram, gauge, histogram};
+
 type Task = Box<dyn FnOnce() + Send>;
 /// A password check and where its answer goes.
 type Pending = (password::Check, tokio::sync::oneshot::Sender<bool>);
@@ -13,15 +15,22 @@ enum Job {
     Check(Pending),
 }
 
-#[derive(Default)]
 struct Queue {
     jobs: std::sync::Mutex<Jobs>,
     ready: std::sync::Condvar,
+    depth: Gauge,
+    wait: Histogram,
 }
+
+/// Jobs waiting for a thread (password checks and hashes, QR codes).
+pub const PASSWORD_QUEUE_DEPTH: &str = "auth_gateway_password_queue_depth";
+/// How long jobs waited for a thread.
+pub const PASSWORD_WAIT: &str = "auth_gateway_password_wait_seconds";
 
 #[derive(Default)]
 struct Jobs {
-    waiting: std::collections::VecDeque<Job>,
+    /// Each with the time it was queued.
+    waiting: std::collections::VecDeque<(Instant, Job)>,
     /// Threads running password checks.
     checking: usize,
     closed: bool,
@@ -39,23 +48,36 @@ enum Work {
 
 impl Jobs {
     /// Moves waiting checks of the batch's cost into it, up to one per lane.
-    fn take_checks_like(&mut self, batch: &mut Vec<Pending>) {
+    fn take_checks_like(&mut self, batch: &mut Vec<Pending>, wait: &Histogram) {
         let cost = batch[0].0.cost();
         while batch.len() < password::LANES {
-            let same_cost = |job: &Job| matches!(job, Job::Check((c, _)) if c.cost() == cost);
-            let Some(Job::Check(pending)) =
+            let same_cost = |(_, job): &(Instant, Job)| matches!(job, Job::Check((c, _)) if c.cost() == cost);
+            let Some((queued, Job::Check(pending))) =
                 self.waiting.iter().position(same_cost).and_then(|i| self.waiting.remove(i))
             else {
                 break;
             };
+            wait.record(queued.elapsed());
             batch.push(pending);
         }
     }
 }
 
 impl Queue {
+    fn new() -> Self {
+        Queue {
+            jobs: Default::default(),
+            ready: Default::default(),
+            depth: gauge!(PASSWORD_QUEUE_DEPTH),
+            wait: histogram!(PASSWORD_WAIT),
+        }
+    }
+
     fn push(&self, job: Job) {
-        self.jobs.lock().expect("CPU queue lock").waiting.push_back(job);
+        let mut jobs = self.jobs.lock().expect("CPU queue lock");
+        jobs.waiting.push_back((Instant::now(), job));
+        self.depth.set(jobs.waiting.len() as f64);
+        drop(jobs);
         // All: a thread gathering checks of one cost must not be the only one told of a task.
         self.ready.notify_all();
     }
@@ -64,15 +86,22 @@ impl Queue {
     fn next(&self) -> Option<Work> {
         let mut jobs = self.jobs.lock().expect("CPU queue lock");
         loop {
-            match jobs.waiting.pop_front() {
-                Some(Job::Task(task)) => return Some(Work::Task(task)),
+            let next = jobs.waiting.pop_front();
+            if let Some((queued, _)) = &next {
+                self.wait.record(queued.elapsed());
+            }
+            match next.map(|(_, job)| job) {
+                Some(Job::Task(task)) => {
+                    self.depth.set(jobs.waiting.len() as f64);
+                    return Some(Work::Task(task));
+                }
                 Some(Job::Check(pending)) => {
                     let mut batch = vec![pending];
                     // While other threads check passwords, logins keep arriving: a short wait
                     // fills more lanes. With no other check running, this one starts at once.
                     let deadline = (jobs.checking > 0).then(|| Instant::now() + GATHER);
                     loop {
-                        jobs.take_checks_like(&mut batch);
+                        jobs.take_checks_like(&mut batch, &self.wait);
                         let left = deadline.map_or(Duration::ZERO, |d| d.saturating_duration_since(Instant::now()));
                         if batch.len() == password::LANES || left.is_zero() {
                             break;
@@ -80,6 +109,7 @@ impl Queue {
                         jobs = self.ready.wait_timeout(jobs, left).expect("CPU queue lock").0;
                     }
                     jobs.checking += 1;
+                    self.depth.set(jobs.waiting.len() as f64);
                     return Some(Work::Checks(batch));
                 }
                 None if jobs.closed => return None,
@@ -107,7 +137,7 @@ pub struct PasswordPool {
 
 impl PasswordPool {
     pub fn new(threads: usize) -> Self {
-        let queue = std::sync::Arc::new(Queue::default());
+        let queue = std::sync::Arc::new(Queue::new());
         for i in 0..threads.max(1) {
             let queue = std::sync::Arc::clone(&queue);
             std::thread::Builder::new()

@@ -15,6 +15,7 @@ use crate::account::Auth;
 use crate::backup_codes::is_backup_code;
 use crate::error::{INVALID_2FA_CODE, Result, auth_not_found, bad};
 use crate::ids::{hex_token, unix_now};
+use crate::login_outcomes::LoginOutcome;
 use crate::sealed::Column;
 use crate::sessions::{CHALLENGE_COOKIE, removal_cookie};
 use crate::totp;
@@ -97,11 +98,13 @@ impl AuthService {
             return Err(RpcError::unauthorized().into());
         };
         if challenge.failures >= self.config.throttle_limit as i32 {
+            LoginOutcome::Throttled.count();
             audit!(ctx, "throttled", reason = "challenge_spent", auth_id = %input.id);
             return Err(RpcError::too_many_requests(self.config.challenge_ttl.as_secs()).into());
         }
         let keys = self.attempt_keys(ctx, &input.id, true);
-        let attempt = self.begin_attempt(ctx, keys, Some(&input.id)).await?;
+        let attempt =
+            self.begin_attempt(ctx, keys, Some(&input.id)).await.inspect_err(LoginOutcome::count_throttled)?;
         let row = self.load_auth(input.id.clone()).await?;
         let secret = row.secret.as_deref().and_then(|s| self.sealer.open(Column::TotpSecret, &row.id, s));
         // A pin is accepted once (its step is remembered), a backup code once (it is deleted).
@@ -120,6 +123,7 @@ impl AuthService {
                     challenge::add_failure(c, &id)
                 })
                 .await?;
+            LoginOutcome::TwoFactorFailed.count();
             audit!(ctx, "2fa_failed", auth_id = %row.id);
             return Err(bad(INVALID_2FA_CODE));
         }
@@ -139,6 +143,7 @@ impl AuthService {
         ctx.set_cookie(removal_cookie(CHALLENGE_COOKIE, self.config.cookie_secure));
         audit!(ctx, "login_succeeded", auth_id = %row.id, second_factor = true, backup_code = backup);
         self.start_session(ctx, row.id).await?;
+        LoginOutcome::Success.count();
         Ok(true)
     }
 

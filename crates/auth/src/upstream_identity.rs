@@ -38,7 +38,7 @@ impl UpstreamIdentity {
             .expect("32 bytes are an Ed25519 private key");
         UpstreamIdentity {
             keys: Arc::new(KeyPair::from(&private)),
-            signed: Cache::new(REUSED_BYTES, |(_, token)| token.len()),
+            signed: Cache::new("upstream_identity", REUSED_BYTES, |(_, token)| token.len()),
         }
     }
 
@@ -70,7 +70,7 @@ impl IdentitySigner for UpstreamIdentity {
         let kind = if identity.source == CredentialSource::Cookie { "session" } else { "api_token" };
         let role = if identity.admin { "admin" } else { "user" };
         let key = format!("{}\0{role}\0{kind}", identity.subject);
-        if let Some((_, token)) = self.signed.get(&key).filter(|(at, _)| at.elapsed() < REUSE) {
+        if let Some((_, token)) = self.signed.get(&key, |(at, _)| at.elapsed() < REUSE) {
             return token.to_string();
         }
         let token: Arc<str> = self.mint(&identity.subject, role, kind).into();

@@ -1,6 +1,7 @@
 //! The auth gateway: settings, wiring of store, auth router and wire layer, and the HTTP server.
 
 pub mod logging;
+pub mod metrics;
 pub mod settings;
 
 use std::net::SocketAddr;
@@ -137,6 +138,8 @@ fn cors(origins: &[String]) -> Cors {
 
 /// Starts the gateway and runs until SIGTERM or SIGINT, finishing in-flight requests.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    // Before anything records: the store and procedures take their series at construction.
+    let exporter = settings.metrics_bind.map(|_| metrics::install()).transpose()?;
     let prep_settings = settings.clone();
     let prepared = web::block(move || prepare(&prep_settings)).await??;
     let (server, addr) = build_server(&prepared, &settings)?;
@@ -147,9 +150,22 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         root_key = %prepared.key_origin,
         "auth gateway listening"
     );
+    let metrics_server = match (exporter, settings.metrics_bind) {
+        (Some(handle), Some(bind)) => {
+            let (metrics_server, metrics_addr) = metrics::server(bind, handle, prepared.store.clone())?;
+            tracing::info!(address = %format!("http://{metrics_addr}/metrics"), "metrics listening");
+            let stop = metrics_server.handle();
+            actix_web::rt::spawn(metrics_server);
+            Some(stop)
+        }
+        _ => None,
+    };
     let deadline = Duration::from_secs(settings.shutdown_timeout_secs);
     actix_web::rt::spawn(stop_on_signal(server.handle(), deadline));
     server.await?;
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.stop(false).await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -26,6 +26,11 @@ pub struct Settings {
     #[arg(long, env = "GATEWAY_BIND", default_value = "127.0.0.1:3000", global = true)]
     pub bind: SocketAddr,
 
+    /// Address and port of the Prometheus metrics listener (`GET /metrics`), for example
+    /// 127.0.0.1:9464. Off when unset. Keep it off the public network.
+    #[arg(long, env = "GATEWAY_METRICS_BIND", global = true)]
+    pub metrics_bind: Option<SocketAddr>,
+
     /// Directory for the SQLite database and the root key (created if missing).
     #[arg(long, env = "GATEWAY_DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,

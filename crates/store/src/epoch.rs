@@ -64,6 +64,8 @@ pub struct EpochWatch {
     era: AtomicU64,
     /// Milliseconds after `start` until which `known` is vouched for.
     trusted_until: AtomicU64,
+    /// Milliseconds after `start` of the last proof (0: none yet).
+    proven_at: AtomicU64,
     followed: AtomicBool,
     start: Instant,
 }
@@ -75,6 +77,7 @@ impl Default for EpochWatch {
             known_added: AtomicI64::new(-1),
             era: AtomicU64::new(0),
             trusted_until: AtomicU64::new(0),
+            proven_at: AtomicU64::new(0),
             followed: AtomicBool::new(false),
             start: Instant::now(),
         }
@@ -128,7 +131,16 @@ impl EpochWatch {
     }
 
     fn vouch(&self) {
-        self.trusted_until.store(self.millis() + TRUST.as_millis() as u64, Ordering::SeqCst);
+        let now = self.millis().max(1);
+        self.proven_at.store(now, Ordering::SeqCst);
+        self.trusted_until.store(now + TRUST.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// How old the last proof is: the most another process's change can have gone unseen
+    /// (`None` before the first).
+    pub(crate) fn lag(&self) -> Option<Duration> {
+        let proven_at = self.proven_at.load(Ordering::SeqCst);
+        (proven_at > 0).then(|| Duration::from_millis(self.millis().saturating_sub(proven_at)))
     }
 
     fn millis(&self) -> u64 {

@@ -15,6 +15,7 @@ mod async_store;
 mod connection;
 mod epoch;
 mod error;
+mod metrics;
 mod migrations;
 mod pool;
 pub mod schema;
@@ -36,6 +37,7 @@ pub use async_store::AsyncStore;
 pub use connection::{ConnManager, create_private_dir};
 pub use epoch::Epoch;
 pub use error::{ADMIN, EMAIL, StoreError};
+pub use metrics::{STORE_CHECKOUT_WAIT, STORE_ERRORS, Vitals};
 pub use migrations::MigrationStatus;
 
 /// A connection to either backend; queries are written once against it.
@@ -151,6 +153,19 @@ impl Store {
         self.pool.is_down()
     }
 
+    /// The state of the database, the pool and the epoch watcher, for metrics.
+    pub fn vitals(&self) -> Vitals {
+        let (connections, idle_connections) = self.pool.connections();
+        Vitals {
+            up: !self.is_down(),
+            connections,
+            idle_connections,
+            max_connections: self.max_connections(),
+            epoch_watcher_up: self.epoch.followed() && self.epoch.current().is_some(),
+            epoch_lag: self.epoch.lag(),
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -170,8 +185,11 @@ impl Store {
     /// handing it out again (without a check at checkout, nothing else would notice), and
     /// the database counts as down until a probe reaches it.
     pub fn run<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut conn = self.conn()?;
+        let mut conn = self.conn().inspect_err(metrics::count_error)?;
         let result = f(&mut conn);
+        if let Err(e) = &result {
+            metrics::count_error(e);
+        }
         if let (Err(StoreError::Unavailable(cause)), DbConn::Postgres(pg)) = (&result, &mut *conn) {
             AnsiTransactionManager::transaction_manager_status_mut(pg).set_in_error();
             self.pool.mark_down(cause);

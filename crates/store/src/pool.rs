@@ -27,6 +27,7 @@ pub(crate) struct Pool {
     down: AtomicBool,
     probing: AtomicBool,
     this: Weak<Pool>,
+    checkout_wait: metrics::Histogram,
 }
 
 /// Connection errors reach the pool here: a connection that cannot be made means the
@@ -52,6 +53,7 @@ impl Pool {
             down: AtomicBool::new(false),
             probing: AtomicBool::new(false),
             this: this.clone(),
+            checkout_wait: metrics::histogram!(crate::metrics::STORE_CHECKOUT_WAIT),
         })
     }
 
@@ -81,8 +83,22 @@ impl Pool {
     pub fn get(&self) -> Result<Conn, StoreError> {
         let pool = self.current.read().expect("pool lock").clone();
         if let Some(conn) = pool.try_get() {
+            self.checkout_wait.record(0.0);
             return Ok(conn);
         }
+        let started = Instant::now();
+        let got = self.wait_for(&pool);
+        self.checkout_wait.record(started.elapsed());
+        got
+    }
+
+    /// (Open connections, idle ones.)
+    pub fn connections(&self) -> (u32, u32) {
+        let state = self.current.read().expect("pool lock").state();
+        (state.connections, state.idle_connections)
+    }
+
+    fn wait_for(&self, pool: &r2d2::Pool<ConnManager>) -> Result<Conn, StoreError> {
         let deadline = Instant::now() + self.timeout;
         loop {
             if self.is_down() {

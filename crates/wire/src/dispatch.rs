@@ -2,12 +2,14 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures_util::FutureExt;
 use serde_json::Value;
 
 use crate::context::Ctx;
 use crate::error::{ErrorCode, RpcError};
+use crate::metrics;
 use crate::procedure::{Access, Kind};
 use crate::registry::Registry;
 use crate::superjson::Transformer;
@@ -41,6 +43,7 @@ impl Dispatcher {
     /// Runs one call: lookup, method, access, input, handler. Panics become 500s.
     pub async fn dispatch(self, ctx: Ctx, call: Call) -> Result<Value, RpcError> {
         let path = call.path.clone();
+        let started = Instant::now();
         let result = AssertUnwindSafe(self.run(&ctx, call)).catch_unwind().await.unwrap_or_else(|panic| {
             let what = panic
                 .downcast_ref::<&str>()
@@ -49,6 +52,11 @@ impl Dispatcher {
                 .unwrap_or_default();
             Err(RpcError::internal(format!("procedure panicked: {what}")))
         });
+        match (self.registry.get(&path), &result) {
+            (Some(procedure), _) => procedure.series().finished(result.as_ref().map(|_| ()), started.elapsed()),
+            (None, Err(e)) => metrics::unknown_call(e, started.elapsed()),
+            (None, Ok(_)) => {} // an unknown path is NOT_FOUND
+        }
         if let Err(e) = &result {
             if e.http_status() >= 500 {
                 tracing::error!(request_id = ctx.request_id(), path, error = %e, "call failed");

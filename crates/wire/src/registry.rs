@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::context::{Authenticator, Ctx};
 use crate::error::{ErrorCode, Issue, RpcError};
+use crate::metrics::CallSeries;
 use crate::procedure::{Access, Kind, NoInput, Procedure};
 use crate::validation::decode_input;
 
@@ -33,6 +34,7 @@ pub struct ProcedureInfo {
 
 pub(crate) trait ErasedProcedure: Send + Sync {
     fn info(&self) -> &ProcedureInfo;
+    fn series(&self) -> &CallSeries;
     /// Runs the procedure on an already transformer-decoded input (`None`: absent).
     fn call(&self, ctx: Ctx, input: Option<Value>) -> BoxFuture<'static, Result<Value, RpcError>>;
 }
@@ -40,11 +42,16 @@ pub(crate) trait ErasedProcedure: Send + Sync {
 struct Typed<P> {
     procedure: Arc<P>,
     info: ProcedureInfo,
+    series: CallSeries,
 }
 
 impl<P: Procedure> ErasedProcedure for Typed<P> {
     fn info(&self) -> &ProcedureInfo {
         &self.info
+    }
+
+    fn series(&self) -> &CallSeries {
+        &self.series
     }
 
     fn call(&self, ctx: Ctx, input: Option<Value>) -> BoxFuture<'static, Result<Value, RpcError>> {
@@ -134,7 +141,7 @@ impl Registry {
             input_name: takes_input.then(|| P::Input::schema_name().into_owned()),
             output_name: P::Output::schema_name().into_owned(),
         };
-        let erased = Arc::new(Typed { procedure: Arc::new(procedure), info });
+        let erased = Arc::new(Typed { procedure: Arc::new(procedure), info, series: CallSeries::new(P::PATH) });
         assert!(self.procedures.insert(P::PATH, erased).is_none(), "procedure {} registered twice", P::PATH);
         self
     }

@@ -15,6 +15,7 @@ use crate::context::Ctx;
 use crate::dispatch::{Call, Dispatcher, Verb};
 use crate::error::{ErrorCode, RpcError};
 use crate::http::{context, finish, is_json, parse_json, read_body, status_of};
+use crate::metrics;
 use crate::procedure::Kind;
 use crate::registry::Registry;
 use crate::superjson::Transformer;
@@ -380,6 +381,7 @@ async fn forward_calls(
             None => answers.next().expect("one per sent call"),
         })
         .collect();
+    forwarded.answers.iter().for_each(|a| metrics::forwarded(a.code()));
     Ok(forwarded)
 }
 

@@ -14,6 +14,7 @@ use serde_json::value::RawValue;
 use crate::context::Identity;
 use crate::dispatch::Verb;
 use crate::error::{ErrorCode, RpcError};
+use crate::metrics;
 
 /// The header that carries the caller's signed identity to the upstream. A client's own
 /// header of this name never reaches it.
@@ -96,6 +97,18 @@ pub enum Answer {
     Failed(RpcError),
 }
 
+impl Answer {
+    /// What came of the call, for metrics: `OK` and `UPSTREAM_ERROR` for the upstream's own
+    /// answers, the gateway's code where it answered for the upstream.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Answer::Upstream { status: 200, .. } => "OK",
+            Answer::Upstream { .. } => "UPSTREAM_ERROR",
+            Answer::Failed(e) => e.code.key(),
+        }
+    }
+}
+
 /// One forwarded call: its path and its input as the client wrote it.
 pub struct Forward {
     pub path: String,
@@ -156,7 +169,13 @@ impl Upstream {
         let groups = if verb == Verb::Get { self.url_sized_groups(calls, batch) } else { vec![calls] };
         // One budget for the whole request, however many groups it takes.
         let budget = MAX_UPSTREAM_BODY / groups.len().max(1);
-        let requests = groups.into_iter().map(|group| self.send(&headers, verb, group, batch, budget));
+        let headers = &headers;
+        let requests = groups.into_iter().map(|group| async move {
+            let started = std::time::Instant::now();
+            let answered = self.send(headers, verb, group, batch, budget).await;
+            metrics::upstream_request(started.elapsed());
+            answered
+        });
         let mut out = Forwarded { answers: Vec::new(), set_cookies: Vec::new() };
         for (answers, cookies) in futures_util::future::join_all(requests).await {
             out.answers.extend(answers);

@@ -1,6 +1,8 @@
 //! The logs of the real binary: a whole Dokploy flow at `--log-level trace` (text, then
 //! JSON) leaks none of the secrets it used, and the JSON run carries one audit event
 //! (`target = "audit"`) per security-relevant action, with auth id, client and request id.
+//! The metrics text after the same flow counts exactly what it did, and holds no secret,
+//! id, email or address either.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -53,6 +55,14 @@ impl Gateway {
             assert!(start.elapsed() < Duration::from_secs(60), "no start-up line: {:?}", log.lock().unwrap());
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The metrics listener's URL, from its start-up line.
+    fn metrics_url(&self) -> String {
+        let log = self.log.lock().unwrap();
+        let line = log.iter().find(|l| l.contains("metrics listening")).expect("a metrics start-up line");
+        let url = line.split("address=").nth(1).unwrap().split_whitespace().next().unwrap();
+        url.to_owned()
     }
 
     /// Stops the process (SIGTERM, so everything is flushed) and returns its log.
@@ -272,4 +282,88 @@ async fn json_logs_hold_no_secret_and_an_audit_event_per_action() {
     }
     assert!(events("login_failed").iter().all(|e| e["reason"] == "credentials"));
     assert!(events("throttled")[0]["retry_after"].as_u64().is_some());
+}
+
+/// The value of each series in a metrics text (`name{labels}` as written).
+async fn scrape(url: &str) -> (String, std::collections::HashMap<String, f64>) {
+    let res = Client::new().get(url).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = res.text().await.unwrap();
+    let values = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.rsplit_once(' '))
+        .map(|(series, value)| (series.to_owned(), value.parse::<f64>().unwrap()))
+        .collect();
+    (text, values)
+}
+
+#[tokio::test]
+async fn metrics_count_a_whole_flow_exactly_and_hold_no_secret() {
+    // Through a trusted proxy header, so that one login can come from an address the flow
+    // has not throttled.
+    let gw = Gateway::start(&["--metrics-bind", "127.0.0.1:0", "--client-ip-header", "x-forwarded-for"]);
+    let url = gw.metrics_url();
+    let (_, before) = scrape(&url).await;
+    let secrets = dokploy_flow(&gw.base.clone()).await;
+    let client = Client::new();
+    let unknown = json!({"email": "nobody@example.com", "password": "Any-Pa55word-v5"});
+    let req = client.post(format!("{}/api/auth.login", gw.base)).header("x-forwarded-for", "192.0.2.7").json(&unknown);
+    send(req, 400).await;
+    // Paths no procedure has share one label, whatever they spell.
+    for path in ["nobody@example.com", "x.Wrong-Pa55word-y2", "\u{1F600}.y"] {
+        send(client.get(format!("{}/api/trpc/{path}", gw.base)), 404).await;
+    }
+    let (text, after) = scrape(&url).await;
+    let moved = |series: &str| after.get(series).copied().unwrap_or(0.0) - before.get(series).copied().unwrap_or(0.0);
+
+    // What the flow did: see `dokploy_flow`.
+    for (outcome, count) in [
+        ("success", 3.0),
+        ("wrong_password", 4.0),
+        ("unknown_account", 1.0),
+        ("throttled", 1.0),
+        ("2fa_required", 1.0),
+        ("2fa_failed", 1.0),
+    ] {
+        assert_eq!(moved(&format!("auth_gateway_logins_total{{outcome=\"{outcome}\"}}")), count, "{outcome}\n{text}");
+    }
+    for (procedure, code, count) in [
+        ("auth.login", "OK", 3.0),
+        ("auth.login", "BAD_REQUEST", 5.0),
+        ("auth.login", "TOO_MANY_REQUESTS", 1.0),
+        ("auth.verifyLogin2FA", "OK", 1.0),
+        ("auth.verifyLogin2FA", "BAD_REQUEST", 1.0),
+        ("auth.get", "OK", 3.0),
+        ("admin.getUserByToken", "OK", 2.0),
+        ("auth.update", "OK", 2.0),
+        ("auth.logout", "OK", 1.0),
+        ("auth.createAdmin", "OK", 1.0),
+        ("unknown", "NOT_FOUND", 3.0),
+    ] {
+        let series = format!("auth_gateway_calls_total{{procedure=\"{procedure}\",code=\"{code}\"}}");
+        assert_eq!(moved(&series), count, "{series}\n{text}");
+    }
+    assert_eq!(moved("auth_gateway_call_duration_seconds_count{procedure=\"auth.login\"}"), 9.0);
+    // Every password check and hash waited in the queue once, and none waits now.
+    assert!(moved("auth_gateway_password_wait_seconds_count") >= 9.0, "{text}");
+    assert_eq!(after["auth_gateway_password_queue_depth"], 0.0);
+    // Sessions and API tokens were answered from the caches.
+    assert!(moved("auth_gateway_cache_lookups_total{cache=\"session\",result=\"hit\"}") >= 1.0, "{text}");
+    assert!(moved("auth_gateway_cache_lookups_total{cache=\"token\",result=\"hit\"}") >= 1.0, "{text}");
+    assert_eq!(after["auth_gateway_store_up"], 1.0);
+    assert_eq!(after["auth_gateway_auth_epoch_watcher_up"], 1.0);
+    assert!(after["auth_gateway_store_connections_in_use"] <= after["auth_gateway_store_connections_open"]);
+    assert!(after["auth_gateway_store_connections_open"] <= after["auth_gateway_store_connections_max"]);
+    assert!(moved("auth_gateway_store_checkout_wait_seconds_count") >= 1.0, "{text}");
+
+    // Nothing from the callers in any series: no secret, email, id or address.
+    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    for (what, secret) in &secrets {
+        assert!(!lines.iter().any(|l| leaks(l, secret)), "the {what} appears in the metrics");
+    }
+    for word in ["@", "example", "127.0.0.1", "192.0.2.7", "Pa55word", "\u{1F600}"] {
+        assert!(!text.contains(word), "{word:?} appears in the metrics:\n{text}");
+    }
 }
