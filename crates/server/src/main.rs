@@ -30,6 +30,13 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Copy the SQLite database, while the gateway serves, to a new file (mode 0600). The
+    /// root key is not in the copy: keep it with the backup. On PostgreSQL, use pg_dump.
+    Backup {
+        /// The backup file to write; it must not exist.
+        #[arg(long, value_name = "FILE")]
+        to: std::path::PathBuf,
+    },
     /// Write a new root key to the key file (refuses to overwrite one).
     Keygen,
     /// Operator escape hatches that work without the HTTP API.
@@ -154,6 +161,19 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let (root_key, _) = gateway_server::load_root_key(&settings)?;
             gateway_server::seal_stored_secrets(&store, &root_key)?;
             println!("{} database is up to date ({} migrations applied now)", store.backend(), applied.len());
+            Ok(())
+        }
+        Command::Backup { to } => {
+            let backup = gateway_store::backup::to_file(&settings.database_url(), &to)?;
+            println!("backed up {} accounts to {} ({} bytes)", backup.accounts, backup.path.display(), backup.bytes);
+            // Never the key itself: where it is kept.
+            let key = match &settings.root_key {
+                Some(_) => "the root key given by --root-key (GATEWAY_ROOT_KEY)".to_owned(),
+                None => format!("the root key file {}", settings.root_key_file().display()),
+            };
+            println!(
+                "its sessions, API tokens and 2FA secrets work only with {key}: keep a copy of it with the backup"
+            );
             Ok(())
         }
         Command::Keygen => {

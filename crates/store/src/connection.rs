@@ -24,10 +24,9 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = 
 
 impl ConnManager {
     pub(crate) fn new(url: &str, timeout: Duration) -> Result<ConnManager, StoreError> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let Some(path) = sqlite_file(url) else {
             return Ok(ConnManager { backend: Backend::Postgres, target: postgres_target(url, timeout)? });
-        }
-        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        };
         if path.is_empty() {
             return Err(StoreError::Database(format!("no database file in {url:?}")));
         }
@@ -38,6 +37,15 @@ impl ConnManager {
         private_sqlite_files(path).map_err(|e| StoreError::Database(format!("cannot protect {path}: {e}")))?;
         Ok(ConnManager { backend: Backend::Sqlite, target: path.to_owned() })
     }
+}
+
+/// The SQLite file a URL names: `sqlite://PATH`, `sqlite:PATH` or a bare path; `None` for a
+/// PostgreSQL URL.
+pub(crate) fn sqlite_file(url: &str) -> Option<&str> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return None;
+    }
+    Some(url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url))
 }
 
 impl r2d2::ManageConnection for ConnManager {

@@ -22,6 +22,7 @@ pub mod schema;
 
 pub mod admin;
 pub mod auth;
+pub mod backup;
 pub mod backup_code;
 pub mod challenge;
 pub mod dokploy;

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod auth_api;
+mod backup;
 mod backup_codes;
 mod bad_input;
 mod cors;

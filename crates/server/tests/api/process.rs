@@ -13,22 +13,22 @@ use crate::helpers::{fresh_database, temp_dir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_auth-gateway");
 
-fn gateway(args: &[&str]) -> Command {
+pub(crate) fn gateway(args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args).env_remove("DATABASE_URL").env("GATEWAY_LOG", "info");
     cmd
 }
 
 /// A running gateway process and its base URL, read from its start-up line.
-struct Process {
+pub(crate) struct Process {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     log: mpsc::Receiver<String>,
 }
 
 impl Process {
     #[allow(clippy::zombie_processes)] // Drop kills and waits for the child.
-    fn start(data_dir: &std::path::Path, extra: &[&str]) -> Process {
+    pub(crate) fn start(data_dir: &std::path::Path, extra: &[&str]) -> Process {
         let mut args = vec!["serve", "--bind", "127.0.0.1:0", "--data-dir", data_dir.to_str().unwrap()];
         if !extra.contains(&"--bcrypt-cost") {
             args.extend(["--bcrypt-cost", "4"]);
