@@ -22,7 +22,7 @@ impl AuthService {
     /// minted, or a session or API token imported from Dokploy (`legacy.rs`).
     async fn resolve(&self, ctx: &Ctx, token: &str, source: CredentialSource) -> Result<Option<Identity>> {
         let expected = if source == CredentialSource::Cookie { SessionKind::Session } else { SessionKind::ApiToken };
-        let (mut session_id, signed_for) = match self.token_cache.verify(&self.root_key, token) {
+        let (mut session_id, signed_for) = match self.token_cache.verify(token, |t| self.token_keys.verify(t)) {
             Some(claims) if claims.kind == expected => (claims.session_id, Some(claims.auth_id)),
             Some(_) => return Ok(None),
             // Hashed only once imported sessions may exist: made-up ids cost nothing else.

@@ -32,6 +32,7 @@ mod purge;
 mod sealed;
 mod sessions;
 mod throttle;
+mod token_keys;
 mod tokens;
 mod totp;
 mod two_factor;
@@ -51,6 +52,7 @@ pub use procedures::register;
 pub use purge::{Purged, maintain};
 pub use sealed::seal_stored_secrets;
 pub use sessions::{CHALLENGE_COOKIE, SESSION_COOKIE};
+pub use token_keys::TokenKeys;
 pub use tokens::{Claims, MAX_TOKEN_CHARS, RootKey};
 pub use totp::code_at as totp_code_at;
 pub use upstream_identity::UpstreamIdentity;
@@ -60,7 +62,7 @@ use gateway_store::{AsyncStore, Store, StoreError};
 pub struct AuthService {
     store: AsyncStore,
     config: AuthConfig,
-    root_key: RootKey,
+    token_keys: TokenKeys,
     /// Verified for unknown emails so that they cost what a wrong password costs.
     dummies: dummy::DummyHashes,
     passwords: password_pool::PasswordPool,
@@ -75,21 +77,22 @@ pub struct AuthService {
 
 impl AuthService {
     /// Computes the dummy hash (one bcrypt at the configured cost): call off the async workers.
-    pub fn new(store: Store, config: AuthConfig, root_key: RootKey) -> Self {
+    /// Keys for secrets at rest, device cookies and backup codes come from `root_key`.
+    pub fn new(store: Store, config: AuthConfig, root_key: &RootKey, token_keys: TokenKeys) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         AuthService {
             store: AsyncStore::new(store),
-            dummies: dummy::DummyHashes::new(&root_key, config.bcrypt_cost),
+            dummies: dummy::DummyHashes::new(root_key, config.bcrypt_cost),
             passwords: password_pool::PasswordPool::new(cores),
             token_cache: Default::default(),
             session_cache: Default::default(),
             throttle: throttle::Throttle::new(config.clone()),
-            devices: device::DeviceKey::new(&root_key),
-            sealer: sealed::Sealer::new(&root_key),
-            backup_codes: backup_codes::BackupCodeKey::new(&root_key),
+            devices: device::DeviceKey::new(root_key),
+            sealer: sealed::Sealer::new(root_key),
+            backup_codes: backup_codes::BackupCodeKey::new(root_key),
             legacy_presence: Default::default(),
             config,
-            root_key,
+            token_keys,
         }
     }
 

@@ -62,7 +62,7 @@ impl AuthService {
     }
 
     pub(crate) fn mint(&self, row: &SessionRow) -> String {
-        self.root_key.mint(&Claims {
+        self.token_keys.mint(&Claims {
             auth_id: row.auth_id.clone(),
             session_id: row.id.clone(),
             kind: row.kind,

@@ -84,54 +84,73 @@ impl RootKey {
         key
     }
 
+    /// A token signed by this key itself (no key id): before any rotation, the only kind.
     pub fn mint(&self, claims: &Claims) -> String {
-        let expires = UNIX_EPOCH + Duration::from_secs(claims.expires_at.max(0) as u64);
-        biscuit!(
-            r#"auth_id({auth_id}); session({session}); kind({kind}); expires({expires_at});
-               check if time($t), $t < {expires};"#,
-            auth_id = claims.auth_id.as_str(),
-            session = claims.session_id.as_str(),
-            kind = claims.kind.as_str(),
-            expires_at = claims.expires_at,
-            expires = expires,
-        )
-        .build(&self.0)
-        .and_then(|token| token.to_base64())
-        .expect("a well-formed token")
+        mint(&self.0, None, claims)
     }
 
-    /// The claims of a token this key minted, not expired; `None` otherwise.
-    ///
-    /// Anyone holding a token can append blocks to it without the root key, and a block's
-    /// Datalog can be made to run for hours. So the shape comes first: one authority block
-    /// (what [`RootKey::mint`] writes), within [`MAX_TOKEN_CHARS`]; anything else is refused
-    /// after a bounded parse, before any signature or Datalog. Only then is the signature
-    /// checked, and the authorizer runs on the gateway's own four facts and one check.
+    /// The claims of a token this key signed itself (no key id), not expired.
     pub fn verify(&self, token: &str) -> Option<Claims> {
-        if token.is_empty() || token.len() > MAX_TOKEN_CHARS {
-            return None;
-        }
-        let unverified = UnverifiedBiscuit::from_base64(token).ok()?;
-        if unverified.block_count() != 1 || unverified.root_key_id().is_some() {
-            return None;
-        }
-        let token = unverified.verify(self.public()).ok()?;
-        let mut authorizer = authorizer!(r#"time({now}); allow if true;"#, now = SystemTime::now())
-            // The default run limit is 1 ms of wall time, which fails valid tokens on a busy
-            // machine. What runs here is our own block: few facts, one pass.
-            .set_limits(AuthorizerLimits { max_facts: 16, max_iterations: 4, max_time: Duration::from_secs(1) })
-            .build(&token)
-            .ok()?;
-        authorizer.authorize().ok()?;
-        let facts: Vec<(String, String, String, i64)> =
-            authorizer.query("claims($a, $s, $k, $e) <- auth_id($a), session($s), kind($k), expires($e)").ok()?;
-        let [(auth_id, session_id, kind, expires_at)] = <[_; 1]>::try_from(facts).ok()?;
-        let kind = SessionKind::try_from(kind).ok()?;
-        Some(Claims { auth_id, session_id, kind, expires_at })
+        verify(token, |id| id.is_none().then(|| self.public()))
+    }
+
+    /// A copy of the key pair, for the token key ring.
+    pub(crate) fn key_pair(&self) -> KeyPair {
+        KeyPair::from(&self.0.private())
     }
 }
 
-/// Tokens that passed [`RootKey::verify`], so that a busy client costs one check, not one
+/// A token for `claims` signed by `key`, naming it by `id` (biscuit's root key id).
+pub(crate) fn mint(key: &KeyPair, id: Option<u32>, claims: &Claims) -> String {
+    let expires = UNIX_EPOCH + Duration::from_secs(claims.expires_at.max(0) as u64);
+    let mut builder = biscuit!(
+        r#"auth_id({auth_id}); session({session}); kind({kind}); expires({expires_at});
+           check if time($t), $t < {expires};"#,
+        auth_id = claims.auth_id.as_str(),
+        session = claims.session_id.as_str(),
+        kind = claims.kind.as_str(),
+        expires_at = claims.expires_at,
+        expires = expires,
+    );
+    if let Some(id) = id {
+        builder = builder.root_key_id(id);
+    }
+    builder.build(key).and_then(|token| token.to_base64()).expect("a well-formed token")
+}
+
+/// The claims of a token signed by the key `public_key` gives for its key id, not expired;
+/// `None` otherwise.
+///
+/// Anyone holding a token can append blocks to it without the root key, and a block's
+/// Datalog can be made to run for hours. So the shape comes first: one authority block
+/// (what [`mint`] writes), within [`MAX_TOKEN_CHARS`]; anything else is refused after a
+/// bounded parse, before any signature or Datalog. Only then is the signature checked, and
+/// the authorizer runs on the gateway's own four facts and one check.
+pub(crate) fn verify(token: &str, public_key: impl FnOnce(Option<u32>) -> Option<PublicKey>) -> Option<Claims> {
+    if token.is_empty() || token.len() > MAX_TOKEN_CHARS {
+        return None;
+    }
+    let unverified = UnverifiedBiscuit::from_base64(token).ok()?;
+    if unverified.block_count() != 1 {
+        return None;
+    }
+    let key = public_key(unverified.root_key_id())?;
+    let token = unverified.verify(key).ok()?;
+    let mut authorizer = authorizer!(r#"time({now}); allow if true;"#, now = SystemTime::now())
+        // The default run limit is 1 ms of wall time, which fails valid tokens on a busy
+        // machine. What runs here is our own block: few facts, one pass.
+        .set_limits(AuthorizerLimits { max_facts: 16, max_iterations: 4, max_time: Duration::from_secs(1) })
+        .build(&token)
+        .ok()?;
+    authorizer.authorize().ok()?;
+    let facts: Vec<(String, String, String, i64)> =
+        authorizer.query("claims($a, $s, $k, $e) <- auth_id($a), session($s), kind($k), expires($e)").ok()?;
+    let [(auth_id, session_id, kind, expires_at)] = <[_; 1]>::try_from(facts).ok()?;
+    let kind = SessionKind::try_from(kind).ok()?;
+    Some(Claims { auth_id, session_id, kind, expires_at })
+}
+
+/// Tokens that passed `TokenKeys::verify`, so that a busy client costs one check, not one
 /// per request. Only the signature is remembered: expiry and revocation are checked every
 /// time. Refused tokens are never kept, and the memory held is bounded in bytes.
 pub struct TokenCache(Cache<Claims>);
@@ -146,11 +165,12 @@ impl Default for TokenCache {
 }
 
 impl TokenCache {
-    pub fn verify(&self, key: &RootKey, token: &str) -> Option<Claims> {
+    /// The claims of `token`, remembered or from `verify` (which checks the signature).
+    pub fn verify(&self, token: &str, verify: impl FnOnce(&str) -> Option<Claims>) -> Option<Claims> {
         if let Some(claims) = self.0.get(token, |_| true) {
             return Some(claims);
         }
-        let claims = key.verify(token)?;
+        let claims = verify(token)?;
         self.0.insert(token, claims.clone());
         Some(claims)
     }
@@ -243,10 +263,10 @@ mod tests {
         for token in
             [with_expensive_block(&good, &key), "garbage".into(), RootKey::generate().mint(&claims(unix_now() + 60))]
         {
-            assert_eq!(cache.verify(&key, &token), None);
+            assert_eq!(cache.verify(&token, |t| key.verify(t)), None);
         }
         assert_eq!(cache.len(), 0, "refused tokens are not kept");
-        assert!(cache.verify(&key, &good).is_some());
+        assert!(cache.verify(&good, |t| key.verify(t)).is_some());
         assert_eq!(cache.len(), 1);
         for i in 0..20_000 {
             let c = Claims { session_id: format!("s{i}"), ..claims(unix_now() + 60) };

@@ -12,7 +12,7 @@ use actix_cors::Cors;
 use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::{Context, bail};
-use gateway_auth::{AuthService, RootKey, UpstreamIdentity};
+use gateway_auth::{AuthService, RootKey, TokenKeys, UpstreamIdentity};
 use gateway_store::{PoolOptions, Store};
 use gateway_wire::{Gateway, Registry, Upstream};
 use tracing_actix_web::TracingLogger;
@@ -49,6 +49,15 @@ pub fn load_root_key(settings: &Settings) -> anyhow::Result<(RootKey, String)> {
     Ok((key, format!("{verb} {}", path.display())))
 }
 
+/// The token signing keys: from configuration, from their file, or the root key alone.
+pub fn load_token_keys(settings: &Settings, root_key: &RootKey) -> anyhow::Result<TokenKeys> {
+    match &settings.token_keys {
+        Some(text) => TokenKeys::parse(text, root_key).map_err(|e| anyhow::anyhow!("--token-keys: {e}")),
+        None => TokenKeys::load(&settings.token_keys_file(), root_key)
+            .map_err(|e| anyhow::anyhow!("--token-keys-file: {e}")),
+    }
+}
+
 /// Encrypts the secrets, and hashes the invitation tokens, that an older store kept as they are.
 pub fn seal_stored_secrets(store: &Store, root_key: &RootKey) -> anyhow::Result<()> {
     let (accounts, invitations) =
@@ -72,8 +81,10 @@ pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
     }
     // Lets sessions be answered from memory until one changes, in this or any other gateway.
     store.follow_auth_epoch();
+    let token_keys = load_token_keys(settings, &root_key)?;
+    let key_origin = format!("{key_origin}, token keys {}", token_keys.names().join(","));
     let upstream_identity = UpstreamIdentity::new(&root_key);
-    let service = Arc::new(AuthService::new(store.clone(), settings.auth_config(), root_key));
+    let service = Arc::new(AuthService::new(store.clone(), settings.auth_config(), &root_key, token_keys));
     service.refresh_dummy_hashes().context("reading the password costs in use")?;
     gateway_auth::maintain(&service, Duration::from_secs(settings.purge_interval_secs));
     let mut registry = Registry::new();

@@ -37,8 +37,19 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         to: std::path::PathBuf,
     },
-    /// Write a new root key to the key file (refuses to overwrite one).
-    Keygen,
+    /// Write a new root key to the key file (refuses to overwrite one); or rotate the
+    /// token signing keys without logging anyone out.
+    Keygen {
+        /// Make a new token signing key the current one; tokens signed by the previous keys
+        /// keep working until those are retired. Writes the token keys file, or with
+        /// --token-keys prints the new value of that setting.
+        #[arg(long, conflicts_with = "retire")]
+        rotate: bool,
+        /// Retire a previous token signing key (`root` or its id): the tokens it signed
+        /// stop working.
+        #[arg(long, value_name = "ID")]
+        retire: Option<String>,
+    },
     /// Operator escape hatches that work without the HTTP API.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -176,10 +187,39 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Keygen => {
+        Command::Keygen { rotate: false, retire: None } => {
             let path = settings.root_key_file();
             RootKey::generate().save(&path).map_err(anyhow::Error::msg)?;
             println!("wrote a new root key to {}", path.display());
+            Ok(())
+        }
+        Command::Keygen { rotate, retire } => {
+            let key_file = settings.root_key_file();
+            if settings.root_key.is_none() && !key_file.exists() {
+                anyhow::bail!("no root key at {}: give the gateway's --data-dir or --root-key", key_file.display());
+            }
+            let (root_key, _) = gateway_server::load_root_key(&settings)?;
+            let mut keys = gateway_server::load_token_keys(&settings, &root_key)?;
+            let done = match retire {
+                Some(which) => {
+                    keys.retire(&which).map_err(anyhow::Error::msg)?;
+                    format!("retired token key {which}: the tokens it signed no longer work")
+                }
+                None if rotate => format!("token key {} signs new tokens", keys.rotate()),
+                None => unreachable!("handled above"),
+            };
+            let names = keys.names().join(", ");
+            if settings.token_keys.is_some() {
+                // The keys live in a setting: its new value, for the operator to store.
+                println!("{}", keys.to_text().lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join(","));
+                eprintln!(
+                    "{done}; keys now {names} (current first): set GATEWAY_TOKEN_KEYS to the line above on every replica"
+                );
+            } else {
+                let path = settings.token_keys_file();
+                keys.save(&path).map_err(anyhow::Error::msg)?;
+                println!("{done}; keys now {names} (current first), in {}", path.display());
+            }
             Ok(())
         }
         Command::PublicKey => {

@@ -48,6 +48,17 @@ pub struct Settings {
     #[arg(long, env = "GATEWAY_ROOT_KEY", hide_env_values = true, global = true)]
     pub root_key: Option<String>,
 
+    /// File holding the token signing keys after a rotation (`auth-gateway keygen --rotate`),
+    /// the current one first. Default: token.keys in the data directory; without it, the
+    /// root key signs tokens.
+    #[arg(long, env = "GATEWAY_TOKEN_KEYS_FILE", global = true)]
+    pub token_keys_file: Option<PathBuf>,
+
+    /// The token signing keys themselves, instead of a file: `ID:HEX` entries and `root`,
+    /// comma-separated, the current one first (give every replica the same).
+    #[arg(long, env = "GATEWAY_TOKEN_KEYS", hide_env_values = true, global = true)]
+    pub token_keys: Option<String>,
+
     /// Encoding of tRPC inputs and outputs.
     #[arg(long, env = "GATEWAY_TRANSFORMER", value_enum, default_value = "superjson", global = true)]
     pub transformer: TransformerArg,
@@ -189,6 +200,10 @@ impl Settings {
 
     pub fn root_key_file(&self) -> PathBuf {
         self.root_key_file.clone().unwrap_or_else(|| self.data_dir.join("root.key"))
+    }
+
+    pub fn token_keys_file(&self) -> PathBuf {
+        self.token_keys_file.clone().unwrap_or_else(|| self.data_dir.join("token.keys"))
     }
 
     pub fn wire_config(&self) -> WireConfig {

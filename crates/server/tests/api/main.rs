@@ -21,6 +21,7 @@ mod protocol_rejects;
 mod purge;
 mod races;
 mod revocation;
+mod rotation;
 mod secrets_at_rest;
 mod slow_clients;
 mod structure;
