@@ -120,6 +120,9 @@ fn help_explains_every_setting() {
         "--upstream-require-session",
         "--upstream-public-path",
         "--forward-auth-header-prefix",
+        "--metrics-bind",
+        "--token-keys-file",
+        "--token-keys",
         "GATEWAY_BIND",
         "DATABASE_URL",
     ] {
