@@ -28,6 +28,7 @@ test-clients:
 bench:
 	bash bench/run.sh
 	bash bench/forward.sh
+	bash bench/metrics.sh
 
 fmt:
 	cargo fmt --all
