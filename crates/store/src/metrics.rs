@@ -36,3 +36,43 @@ pub(crate) fn count_error(error: &StoreError) {
     };
     counter!(STORE_ERRORS, "kind" => kind).increment(1);
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::connection::SimpleConnection;
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    use super::*;
+    use crate::{PoolOptions, Store};
+
+    #[test]
+    fn failed_calls_are_counted_by_kind_and_the_answers_callers_expect_are_not() {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        let dir = tempfile::tempdir().unwrap();
+        metrics::with_local_recorder(&recorder, || {
+            let store = Store::open(dir.path().join("t.db").to_str().unwrap(), PoolOptions::default()).unwrap();
+            assert!(store.run(|_| Err::<(), _>(StoreError::NotFound)).is_err());
+            assert!(store.run(|_| Err::<(), _>(StoreError::UniqueViolation("email".into()))).is_err());
+            assert!(store.run(|c| Ok(c.batch_execute("SELECT * FROM no_such_table")?)).is_err());
+            store.ping().unwrap();
+            let vitals = store.vitals();
+            assert!(vitals.up && vitals.connections >= vitals.idle_connections && !vitals.epoch_watcher_up);
+        });
+        let mut errors = Vec::new();
+        let mut waits = 0;
+        for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+            match (key.key().name(), value) {
+                (STORE_ERRORS, DebugValue::Counter(n)) => {
+                    let labels: Vec<_> =
+                        key.key().labels().map(|l| (l.key().to_owned(), l.value().to_owned())).collect();
+                    errors.push((labels, n));
+                }
+                (STORE_CHECKOUT_WAIT, DebugValue::Histogram(samples)) => waits += samples.len(),
+                _ => {}
+            }
+        }
+        assert_eq!(errors, [(vec![("kind".to_owned(), "database".to_owned())], 1)]);
+        assert_eq!(waits, 4, "one wait per checkout");
+    }
+}
