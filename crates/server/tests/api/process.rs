@@ -107,6 +107,7 @@ fn help_explains_every_setting() {
         "--cookie-secure",
         "--session-ttl-hours",
         "--api-token-ttl-days",
+        "--last-used-resolution-secs",
         "--bcrypt-cost",
         "--max-body-bytes",
         "--max-batch-calls",
