@@ -29,6 +29,7 @@ mod procedures;
 mod profile;
 mod purge;
 mod sealed;
+mod session_list;
 mod sessions;
 mod throttle;
 mod tokens;

@@ -21,6 +21,7 @@ mod purge;
 mod races;
 mod revocation;
 mod secrets_at_rest;
+mod sessions_list;
 mod slow_clients;
 mod structure;
 mod throttle;

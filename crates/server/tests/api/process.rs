@@ -20,15 +20,15 @@ fn gateway(args: &[&str]) -> Command {
 }
 
 /// A running gateway process and its base URL, read from its start-up line.
-struct Process {
+pub(crate) struct Process {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     log: mpsc::Receiver<String>,
 }
 
 impl Process {
     #[allow(clippy::zombie_processes)] // Drop kills and waits for the child.
-    fn start(data_dir: &std::path::Path, extra: &[&str]) -> Process {
+    pub(crate) fn start(data_dir: &std::path::Path, extra: &[&str]) -> Process {
         let mut args = vec!["serve", "--bind", "127.0.0.1:0", "--data-dir", data_dir.to_str().unwrap()];
         if !extra.contains(&"--bcrypt-cost") {
             args.extend(["--bcrypt-cost", "4"]);
@@ -515,7 +515,10 @@ async fn two_replicas_on_one_postgres_share_sessions_revocations_and_throttles()
 /// Calls `status` until it answers 401; panics if that takes longer than `limit`. Another
 /// process's change reaches a gateway's memory through the store's notification (PostgreSQL)
 /// or its poll of the file (SQLite), a few milliseconds after the change.
-async fn refused_within<F: std::future::Future<Output = u16>>(limit: Duration, status: impl Fn() -> F) -> Duration {
+pub(crate) async fn refused_within<F: std::future::Future<Output = u16>>(
+    limit: Duration,
+    status: impl Fn() -> F,
+) -> Duration {
     let start = std::time::Instant::now();
     loop {
         match status().await {
