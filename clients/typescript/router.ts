@@ -26,6 +26,47 @@ export type InvitationView = {
   isExpired: boolean;
 };
 
+/** An account (`admin.listSessions`, `admin.revokeAllSessions`). */
+export type AuthIdInput = {
+  authId: string;
+};
+
+/** An account's sessions valid now, and its API token: at most 200, the current one and the API token first, then the newest. */
+export type SessionList = {
+  sessions: Array<{
+    /** The address of the client that made it. */
+    clientAddress: string | null;
+    /** ISO-8601. */
+    createdAt: string;
+    /** Whether the call that lists it was made with it. */
+    current: boolean;
+    /** ISO-8601. */
+    expiresAt: string;
+    /** Names the session to `auth.revokeSession`; it cannot be used to sign in. */
+    id: string;
+    /** Imported from Dokploy (its client is then unknown). */
+    imported: boolean;
+    /** What a session is. */
+    kind: "session" | "apiToken";
+    /** ISO-8601, coarse: a use is recorded when the one recorded is an hour old (by default). */
+    lastUsedAt: string;
+    /** The User-Agent of the client that made it (at most 256 characters). */
+    userAgent: string | null;
+  }>;
+};
+
+/** How many sessions a call ended. */
+export type RevokedSessions = {
+  revoked: number;
+};
+
+/** One session of an account (`admin.revokeSession`). */
+export type AccountSessionInput = {
+  authId: string;
+  /** The `id` `admin.listSessions` gave. */
+  sessionId: string;
+};
+
 /** An email and a password (`auth.login`, `auth.createAdmin`). */
 export type Credentials = {
   email: string;
@@ -80,6 +121,12 @@ export type LoginOutput = {
 /** An account by id (`auth.one`, `auth.updateByAdmin`). */
 export type IdInput = {
   id: string;
+};
+
+/** One of the caller's sessions (`auth.revokeSession`). */
+export type SessionIdInput = {
+  /** The `id` `auth.listSessions` gave. */
+  sessionId: string;
 };
 
 /** The fields of the seed's update body that are used; `rol`, `secret`, `token`, `is2FAEnabled`, `id` and `createdAt` are accepted and ignored (no self-promotion). */
@@ -143,6 +190,12 @@ const appRouter = t.router({
     createUserInvitation: t.procedure.input(input<InvitationInput>()).mutation(output<Invitation>()),
     /** What the invitation page shows for a token */
     getUserByToken: t.procedure.input(input<TokenInput>()).query(output<InvitationView>()),
+    /** An account's sessions and API token */
+    listSessions: t.procedure.input(input<AuthIdInput>()).query(output<SessionList>()),
+    /** Ends every session of another account and its API token */
+    revokeAllSessions: t.procedure.input(input<AuthIdInput>()).mutation(output<RevokedSessions>()),
+    /** Ends one of an account's sessions, or its API token */
+    revokeSession: t.procedure.input(input<AccountSessionInput>()).mutation(output<boolean>()),
   }),
   auth: t.router({
     /** Creates the first (and only) admin and signs it in */
@@ -159,12 +212,18 @@ const appRouter = t.router({
     generateToken: t.procedure.mutation(output<Auth>()),
     /** The caller's account */
     get: t.procedure.query(output<Auth>()),
+    /** The caller's sessions and API token, the current one marked; nothing secret */
+    listSessions: t.procedure.query(output<SessionList>()),
     /** Checks email and password; starts a session, or a 2FA challenge */
     login: t.procedure.input(input<Credentials>()).mutation(output<LoginOutput>()),
     /** Ends the cookie session */
     logout: t.procedure.mutation(output<boolean>()),
     /** An account by id */
     one: t.procedure.input(input<IdInput>()).query(output<Auth>()),
+    /** Ends every browser session of the caller but the current one; the API token stays */
+    revokeOtherSessions: t.procedure.mutation(output<RevokedSessions>()),
+    /** Ends one of the caller's sessions, or its API token (its own: a logout) */
+    revokeSession: t.procedure.input(input<SessionIdInput>()).mutation(output<boolean>()),
     /** Changes the caller's email, password or image */
     update: t.procedure.input(input<UpdateInput>()).mutation(output<Auth>()),
     /** Changes an account's email, password or image */

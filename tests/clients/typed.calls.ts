@@ -53,11 +53,23 @@ async function everyProcedure(trpc: Client, invitee: Client, email: string, pass
   const invitation = await trpc.admin.createUserInvitation.mutate({ email: `typed-${Date.now()}@example.com` });
   const view = await trpc.admin.getUserByToken.query({ token: invitation.token });
   const registered = outcome(invitee.auth.createUser.mutate({ id: invitation.authId, token: invitation.token, password }));
+  const listed = await trpc.auth.listSessions.query();
+  const mine = listed.sessions.find((s) => s.current);
+  const kind: 'session' | 'apiToken' | undefined = mine?.kind;
+  const seen: Array<string | null> = listed.sessions.map((s) => s.userAgent ?? s.clientAddress);
+  const noSuchSession = outcome(trpc.auth.revokeSession.mutate({ sessionId: '0123456789abcdef0123456789abcdef' }));
+  const others: number = (await trpc.auth.revokeOtherSessions.mutate()).revoked;
+  await registered;
+  const theirs = await trpc.admin.listSessions.query({ authId: invitation.authId });
+  const theirId: string | undefined = theirs.sessions[0]?.id;
+  const endedOne = outcome(trpc.admin.revokeSession.mutate({ authId: invitation.authId, sessionId: 'missing' }));
+  const endedAll: number = (await trpc.admin.revokeAllSessions.mutate({ authId: invitation.authId })).revoked;
   const out: boolean = await trpc.auth.logout.mutate();
   return {
     created, twoFactor, role, token, secret, image, one: one.email, changed: changed.image, apiToken: apiToken.token,
     qr: qr.qrCodeUrl, off: off.is2FAEnabled, valid, expired: view.isExpired, out,
     outcomes: await Promise.all([byAdmin, setup, pin, codes, registered]),
+    sessions: { kind, seen: seen.length, others, theirId, endedAll, refused: await Promise.all([noSuchSession, endedOne]) },
   };
 }
 
@@ -84,6 +96,13 @@ async function misuses(trpc: Client) {
   await trpc.auth.one.query({ id: 'x', extra: true });
   // @ts-expect-error a pin is a string
   await trpc.auth.generateBackupCodes.mutate({ pin: 123456 });
+  // @ts-expect-error a session is named by its sessionId
+  await trpc.auth.revokeSession.mutate({ id: 'x' });
+  // @ts-expect-error the kinds are 'session' | 'apiToken'
+  const browser: 'browser' = (await trpc.auth.listSessions.query()).sessions[0]!.kind;
+  // @ts-expect-error a listing holds no token
+  (await trpc.auth.listSessions.query()).sessions[0]!.token;
+  void browser;
   return owner;
 }
 
@@ -126,6 +145,12 @@ export function typedFlows(version: string, b: number, make: MakeClient) {
     assert.equal(seen.out, true);
     // updateByAdmin on a missing id, a wrong setup pin, a pin without a 2FA challenge: refused.
     assert.deepEqual(seen.outcomes, ['rejected', 'rejected', 'rejected', 'rejected', 'fulfilled']);
+    // The admin's sessions (this one current) and the invitee's; unknown sessions refused.
+    assert.equal(seen.sessions.kind, 'session');
+    assert.ok(seen.sessions.seen >= 2 && seen.sessions.others >= 1, JSON.stringify(seen.sessions));
+    assert.match(seen.sessions.theirId ?? '', /^[0-9a-f]{32}$/);
+    assert.equal(seen.sessions.endedAll, 1);
+    assert.deepEqual(seen.sessions.refused, ['rejected', 'rejected']);
   });
 
   test(`${version}: errors are TRPCClientError<AppRouter> with data.code and data.zodError typed`, T, async () => {
@@ -145,6 +170,42 @@ export function typedFlows(version: string, b: number, make: MakeClient) {
       assert.ok(e.data?.zodError?.fieldErrors['password']?.length);
       assert.ok(paths?.some((path) => path[0] === 'email'), JSON.stringify(paths));
     }
+  });
+
+  test(`${version}: a session listed from another is ended there, and its cookie is refused`, T, async () => {
+    const email = h.uniqueEmail(`typed${version}r`);
+    const admin = makeClient('batch', adminJar);
+    await admin.auth.login.mutate({ email: adminEmail, password: h.PASSWORD });
+    const invitation = await admin.admin.createUserInvitation.mutate({ email });
+    const laptopJar = new h.CookieJar();
+    const laptop = makeClient('batch', laptopJar);
+    await laptop.auth.createUser.mutate({ id: invitation.authId, token: invitation.token, password: h.PASSWORD });
+    // Signed in through httpBatchLink (a streamed answer's headers are gone before a call's
+    // cookie is set), then used through the streaming link.
+    const phoneJar = new h.CookieJar();
+    await makeClient('batch', phoneJar).auth.login.mutate({ email, password: h.PASSWORD });
+    const phone = makeClient('stream', phoneJar);
+    const phoneId = (await phone.auth.listSessions.query()).sessions.find((s) => s.current)?.id;
+    assert.ok(phoneId);
+
+    const { sessions } = await laptop.auth.listSessions.query();
+    assert.equal(sessions.length, 2);
+    const other = sessions.find((s) => !s.current);
+    assert.equal(other?.id, phoneId);
+    assert.equal(other?.kind, 'session');
+    assert.ok(other?.clientAddress?.startsWith(`127.${b}.0.`), JSON.stringify(other));
+    assert.equal(await laptop.auth.revokeSession.mutate({ sessionId: phoneId }), true);
+    await assert.rejects(phone.auth.get.query(), (e: unknown) => {
+      assert.ok(e instanceof TRPCClientError);
+      assert.equal((e as TRPCClientError<AppRouter>).data?.code, 'UNAUTHORIZED');
+      return true;
+    });
+    assert.equal((await laptop.auth.get.query()).email, email);
+    // Ended once, the id names nothing: the same answer as an id never given out.
+    await assert.rejects(laptop.auth.revokeSession.mutate({ sessionId: phoneId }), (e: unknown) => {
+      assert.equal((e as TRPCClientError<AppRouter>).data?.code, 'NOT_FOUND');
+      return true;
+    });
   });
 
   test(`${version}: the streaming link answers the typed calls of one batch`, T, async () => {

@@ -12,8 +12,8 @@ use crate::sealed::Column;
 impl AuthService {
     pub async fn generate_token(&self, ctx: &Ctx, _: NoInput) -> Result<Auth> {
         let auth_id = ctx.caller()?.subject.clone();
-        let row = self.session_row(&auth_id, SessionKind::ApiToken);
-        let token = self.sealer.seal(Column::ApiToken, &auth_id, &self.mint(&row));
+        let row = self.session_row(ctx, &auth_id, SessionKind::ApiToken);
+        let token = self.sealer.seal(Column::ApiToken, &auth_id, &self.mint(&row.row));
         // One transaction replaces the previous token: racing calls leave exactly one valid.
         let updated = self
             .store

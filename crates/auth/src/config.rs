@@ -14,6 +14,9 @@ pub struct AuthConfig {
     /// Failed attempts allowed per account and per client address within `throttle_window`.
     pub throttle_limit: i64,
     pub throttle_window: Duration,
+    /// How stale a session's recorded last use may get: a use is written to the store when
+    /// the one recorded is at least this old (`auth.listSessions` shows it).
+    pub last_used_resolution: Duration,
 }
 
 impl Default for AuthConfig {
@@ -27,6 +30,7 @@ impl Default for AuthConfig {
             invitation_ttl: Duration::from_secs(24 * 3600),
             throttle_limit: 5,
             throttle_window: Duration::from_secs(15 * 60),
+            last_used_resolution: Duration::from_secs(3600),
         }
     }
 }

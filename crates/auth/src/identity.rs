@@ -3,6 +3,7 @@
 //! answered from memory while the auth epoch stands still.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use futures_util::future::BoxFuture;
 use gateway_store::Epoch;
@@ -13,7 +14,7 @@ use crate::AuthService;
 use crate::account::{AccountRole, Auth};
 use crate::cache::Cache;
 use crate::error::Result;
-use crate::ids::unix_now;
+use crate::ids::{parse_iso, unix_now};
 use crate::legacy::{is_legacy, is_lucia_shaped, legacy_row_id};
 use crate::sessions::SESSION_COOKIE;
 
@@ -46,6 +47,7 @@ impl AuthService {
                 self.refresh_if_old(ctx, row.clone(), now).await?;
             }
         }
+        self.note_use(&found, now);
         Ok(Some(Identity {
             subject: found.account.id.clone(),
             admin: found.account.rol == AccountRole::Admin,
@@ -63,14 +65,36 @@ impl AuthService {
             return Ok(Some(hit));
         }
         let (key, era) = (id.to_owned(), self.store.auth_era());
-        let Some((session, auth, epoch)) = self.store.run(move |c| session::find_with_auth(c, &key)).await? else {
+        let Some((session, auth, last_used, epoch)) = self.store.run(move |c| session::find_with_auth(c, &key)).await?
+        else {
             return Ok(None);
         };
-        let found = Arc::new(FoundSession { session, account: Arc::new(self.view(auth)) });
+        // A session is used when it is made: no use needs recording before a while after.
+        let made = parse_iso(&session.created_at).unwrap_or(0);
+        let last_used = AtomicI64::new(last_used.unwrap_or(0).max(made));
+        let found = Arc::new(FoundSession { session, account: Arc::new(self.view(auth)), last_used });
         if let Some(n) = epoch {
             self.session_cache.put(id, Epoch { era, n }, Arc::clone(&found));
         }
         Ok(Some(found))
+    }
+
+    /// Records a use of the session when the one recorded is older than the resolution
+    /// (`auth.listSessions` shows it): on the path of every call, one number is compared;
+    /// about once an hour, one call of the session writes it, in the background.
+    fn note_use(&self, found: &FoundSession, now: i64) {
+        let recorded = found.last_used.load(Ordering::Relaxed);
+        if now - recorded < self.config.last_used_resolution.as_secs() as i64
+            || found.last_used.compare_exchange(recorded, now, Ordering::Relaxed, Ordering::Relaxed).is_err()
+        {
+            return;
+        }
+        let (store, id) = (self.store.clone(), found.session.id.clone());
+        tokio::spawn(async move {
+            if let Err(e) = store.run(move |c| session::touch(c, &id, now)).await {
+                tracing::debug!(error = %e, "a session's last use was not recorded");
+            }
+        });
     }
 }
 
@@ -79,6 +103,10 @@ pub struct FoundSession {
     session: SessionRow,
     /// The account as clients see it (API token opened), made once per read.
     account: Arc<Auth>,
+    /// When a use of the session was last recorded (unix seconds), as this process knows:
+    /// moved before the write that records a use, so that one call writes it, not every
+    /// call in flight.
+    last_used: AtomicI64,
 }
 
 impl FoundSession {

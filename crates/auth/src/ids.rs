@@ -43,6 +43,11 @@ pub fn now_iso() -> String {
     iso(unix_now())
 }
 
+/// Unix seconds of an ISO-8601 timestamp (what [`iso`] writes, or any RFC 3339 one).
+pub fn parse_iso(text: &str) -> Option<i64> {
+    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok().map(|t| t.unix_timestamp())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +61,8 @@ mod tests {
         assert_eq!(hex_token().len(), 64);
         assert!(random_avatar().starts_with("/avatars/avatar-"));
         assert_eq!(iso(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(parse_iso(&iso(1_790_000_000)), Some(1_790_000_000));
+        assert_eq!(parse_iso("2026-01-01T00:00:00Z"), Some(1_767_225_600));
+        assert_eq!(parse_iso("yesterday"), None);
     }
 }

@@ -96,9 +96,9 @@ impl AuthService {
         if legacy.expires_at <= until {
             return Ok(None);
         }
-        let new = self.session_row(&legacy.auth_id, SessionKind::Session);
-        let token = self.mint(&new);
-        let (old, read_expiry, new_id) = (legacy.id.clone(), legacy.expires_at, new.id.clone());
+        let new = self.session_row(ctx, &legacy.auth_id, SessionKind::Session);
+        let token = self.mint(&new.row);
+        let (old, read_expiry, new_id) = (legacy.id.clone(), legacy.expires_at, new.row.id.clone());
         if !self.store.run(move |c| session::replace(c, &old, read_expiry, until, &new)).await? {
             return Ok(None);
         }

@@ -30,6 +30,7 @@ mod procedures;
 mod profile;
 mod purge;
 mod sealed;
+mod session_list;
 mod sessions;
 mod throttle;
 mod token_keys;

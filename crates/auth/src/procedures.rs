@@ -12,6 +12,7 @@ use crate::identity::SessionAuthenticator;
 use crate::invitations::{CreateUserInput, Invitation, InvitationInput, InvitationView, TokenInput};
 use crate::login::{Credentials, LoginOutput};
 use crate::profile::{UpdateByAdminInput, UpdateInput};
+use crate::session_list::{AccountSessionInput, AuthIdInput, RevokedSessions, SessionIdInput, SessionList};
 use crate::two_factor::{TwoFactorSecret, Verify2faSetupInput, VerifyLogin2faInput};
 
 gateway_wire::procedures! {
@@ -46,10 +47,22 @@ gateway_wire::procedures! {
         "Ten single-use 2FA backup codes, shown once; any earlier set stops working";
     VerifyToken: "auth.verifyToken", Mutation, Protected, NoInput => bool, verify_token,
         "Answers true for a valid session or API token";
+    ListSessions: "auth.listSessions", Query, Protected, NoInput => SessionList, list_sessions,
+        "The caller's sessions and API token, the current one marked; nothing secret";
+    RevokeSession: "auth.revokeSession", Mutation, Protected, SessionIdInput => bool, revoke_session,
+        "Ends one of the caller's sessions, or its API token (its own: a logout)", errors: [NotFound];
+    RevokeOtherSessions: "auth.revokeOtherSessions", Mutation, Protected, NoInput => RevokedSessions, revoke_other_sessions,
+        "Ends every browser session of the caller but the current one; the API token stays";
     CreateUserInvitation: "admin.createUserInvitation", Mutation, Admin, InvitationInput => Invitation, create_user_invitation,
         "Creates a user account and an invitation token valid 24 hours";
     GetUserByToken: "admin.getUserByToken", Query, Public, TokenInput => InvitationView, get_user_by_token,
         "What the invitation page shows for a token";
+    AdminListSessions: "admin.listSessions", Query, Admin, AuthIdInput => SessionList, admin_list_sessions,
+        "An account's sessions and API token", errors: [NotFound];
+    AdminRevokeSession: "admin.revokeSession", Mutation, Admin, AccountSessionInput => bool, admin_revoke_session,
+        "Ends one of an account's sessions, or its API token", errors: [NotFound];
+    AdminRevokeAllSessions: "admin.revokeAllSessions", Mutation, Admin, AuthIdInput => RevokedSessions, admin_revoke_all_sessions,
+        "Ends every session of another account and its API token", errors: [NotFound];
 }
 
 /// Registers every procedure and the session authenticator.

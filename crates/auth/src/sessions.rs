@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use gateway_store::session::{self, SessionKind, SessionRow};
+use gateway_store::session::{self, NewSession, SessionKind, SessionOrigin, SessionRow};
 use gateway_store::{DbConn, StoreError};
 use gateway_wire::{Cookie, CookieDuration, CredentialSource, Ctx, NoInput, SameSite};
 
@@ -39,26 +39,29 @@ pub fn removal_cookie(name: &'static str, secure: bool) -> Cookie<'static> {
 }
 
 impl AuthService {
-    /// A fresh session row of `kind` for the account (not yet stored).
-    pub(crate) fn session_row(&self, auth_id: &str, kind: SessionKind) -> SessionRow {
+    /// A fresh session of `kind` for the account, made by the request of `ctx` (not yet
+    /// stored).
+    pub(crate) fn session_row(&self, ctx: &Ctx, auth_id: &str, kind: SessionKind) -> NewSession {
         let ttl = match kind {
             SessionKind::Session => self.config.session_ttl,
             SessionKind::ApiToken => self.config.api_token_ttl,
         };
-        SessionRow {
+        let row = SessionRow {
             id: hex_token(),
             auth_id: auth_id.to_owned(),
             kind,
             expires_at: unix_now() + ttl.as_secs() as i64,
             created_at: now_iso(),
-        }
+        };
+        let origin =
+            SessionOrigin { user_agent: ctx.user_agent(), client_address: ctx.client_addr().map(|a| a.to_string()) };
+        NewSession { row, origin }
     }
 
     /// Stores a browser session for the account; returns its token.
-    fn new_session(&self, conn: &mut DbConn, auth_id: &str) -> Result<String, StoreError> {
-        let row = self.session_row(auth_id, SessionKind::Session);
-        session::insert(conn, &row)?;
-        Ok(self.mint(&row))
+    fn new_session(&self, conn: &mut DbConn, new: NewSession) -> Result<String, StoreError> {
+        session::insert(conn, &new)?;
+        Ok(self.mint(&new.row))
     }
 
     pub(crate) fn mint(&self, row: &SessionRow) -> String {
@@ -79,8 +82,9 @@ impl AuthService {
     /// cookie (this browser now knows the password: see `device.rs`).
     pub(crate) async fn start_session(self: &Arc<Self>, ctx: &Ctx, auth_id: String) -> Result<()> {
         let device = self.devices.issue(&auth_id);
+        let new = self.session_row(ctx, &auth_id, SessionKind::Session);
         let service = Arc::clone(self);
-        let token = self.store.run(move |c| service.new_session(c, &auth_id)).await?;
+        let token = self.store.run(move |c| service.new_session(c, new)).await?;
         ctx.set_cookie(self.session_cookie(token));
         ctx.set_cookie(cookie(DEVICE_COOKIE, device, "/api", DEVICE_TTL_SECS, self.config.cookie_secure));
         Ok(())

@@ -75,6 +75,11 @@ pub struct Settings {
     #[arg(long, env = "GATEWAY_API_TOKEN_TTL_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3650), global = true)]
     pub api_token_ttl_days: u64,
 
+    /// How coarse the last use auth.listSessions shows is, in seconds: a session's use is
+    /// written to the store when the one recorded is this old (no write per request).
+    #[arg(long, env = "GATEWAY_LAST_USED_RESOLUTION_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=86400), global = true)]
+    pub last_used_resolution_secs: u64,
+
     /// bcrypt cost of new password hashes (10 is Dokploy's; lower only for tests; at most
     /// 14, the highest cost a stored hash may have).
     #[arg(long, env = "GATEWAY_BCRYPT_COST", default_value_t = 10, value_parser = clap::value_parser!(u32).range(4..=14), global = true)]
@@ -245,6 +250,7 @@ impl Settings {
             session_ttl: Duration::from_secs(self.session_ttl_hours * 3600),
             api_token_ttl: Duration::from_secs(self.api_token_ttl_days * 24 * 3600),
             cookie_secure: self.cookie_secure,
+            last_used_resolution: Duration::from_secs(self.last_used_resolution_secs),
             ..AuthConfig::default()
         }
     }

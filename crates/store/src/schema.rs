@@ -58,6 +58,19 @@ diesel::table! {
         expires_at -> BigInt,
         #[sql_name = "createdAt"]
         created_at -> Text,
+        #[sql_name = "userAgent"]
+        user_agent -> Nullable<Text>,
+        #[sql_name = "clientAddress"]
+        client_address -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    session_activity (session_id) {
+        #[sql_name = "sessionId"]
+        session_id -> Text,
+        #[sql_name = "lastUsedAt"]
+        last_used_at -> BigInt,
     }
 }
 
@@ -102,6 +115,7 @@ diesel::joinable!(admin -> auth (auth_id));
 diesel::joinable!(user -> auth (auth_id));
 diesel::joinable!(user -> admin (admin_id));
 diesel::joinable!(session -> auth (auth_id));
+diesel::joinable!(session_activity -> session (session_id));
 diesel::joinable!(login_challenge -> auth (auth_id));
 diesel::joinable!(backup_code -> auth (auth_id));
 
@@ -110,6 +124,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     admin,
     user,
     session,
+    session_activity,
     throttle_failure,
     login_challenge,
     backup_code,

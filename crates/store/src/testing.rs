@@ -85,12 +85,18 @@ pub fn snapshot(store: &crate::Store) -> String {
     let auths: Vec<crate::auth::AuthRow> = auth::table.order(auth::id).load(c).expect("auth rows");
     let admins: Vec<crate::admin::AdminRow> = admin::table.order(admin::admin_id).load(c).expect("admin rows");
     let users: Vec<crate::invitation::InvitationRow> = user::table.order(user::user_id).load(c).expect("user rows");
-    let sessions: Vec<crate::session::SessionRow> = session::table.order(session::id).load(c).expect("session rows");
+    let sessions: Vec<(crate::session::SessionRow, Option<String>, Option<String>)> = session::table
+        .order(session::id)
+        .select((crate::session::SessionRow::as_select(), session::user_agent, session::client_address))
+        .load(c)
+        .expect("session rows");
+    let activity: Vec<(String, i64)> =
+        session_activity::table.order(session_activity::session_id).load(c).expect("session activity rows");
     let failures: Vec<(i64, String, i64)> =
         throttle_failure::table.order(throttle_failure::id).load(c).expect("throttle rows");
     let challenges: Vec<crate::challenge::ChallengeRow> =
         login_challenge::table.order(login_challenge::id).load(c).expect("challenge rows");
     let codes: Vec<(String, String, String)> =
         backup_code::table.order(backup_code::hash).load(c).expect("backup code rows");
-    format!("{auths:?}\n{admins:?}\n{users:?}\n{sessions:?}\n{failures:?}\n{challenges:?}\n{codes:?}")
+    format!("{auths:?}\n{admins:?}\n{users:?}\n{sessions:?}\n{activity:?}\n{failures:?}\n{challenges:?}\n{codes:?}")
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use gateway_store::auth::{AuthChanges, NewAuth, Role};
 use gateway_store::challenge::ChallengeRow;
-use gateway_store::session::{SessionKind, SessionRow};
+use gateway_store::session::{NewSession, SessionKind, SessionRow};
 use gateway_store::{
     ADMIN, Backend, DbConn, EMAIL, Epoch, PoolOptions, Store, StoreError, admin, auth, challenge, invitation, session,
     testing, throttle,
@@ -39,8 +39,8 @@ fn make_invite(conn: &mut DbConn, n: u32, expires: &str) -> (String, String) {
     (id, token)
 }
 
-fn session_row(id: &str, auth_id: &str, kind: SessionKind, expires_at: i64) -> SessionRow {
-    SessionRow { id: id.into(), auth_id: auth_id.into(), kind, expires_at, created_at: NOW.into() }
+fn session_row(id: &str, auth_id: &str, kind: SessionKind, expires_at: i64) -> NewSession {
+    SessionRow { id: id.into(), auth_id: auth_id.into(), kind, expires_at, created_at: NOW.into() }.into()
 }
 
 /// Runs `f` on 8 threads released together, each with its own pooled connection.
@@ -250,7 +250,7 @@ fn sessions(#[case] backend: Backend) {
         {
             session::insert(&mut conn, &session_row(id, "a1", kind, exp)).unwrap();
         }
-        let (s, a, _) = session::find_with_auth(&mut conn, "s1").unwrap().unwrap();
+        let (s, a, _, _) = session::find_with_auth(&mut conn, "s1").unwrap().unwrap();
         assert_eq!((s.expires_at, a.id.as_str()), (100, "a1"));
         assert_eq!(session::find_with_auth(&mut conn, "nope").unwrap(), None);
         assert!(session::extend(&mut conn, "s1", 150).unwrap());
@@ -456,7 +456,7 @@ fn the_auth_epoch_follows_changes_from_every_process(#[case] backend: Backend) {
             store.run(|c| session::insert(c, &session_row("s2", "a1", SessionKind::Session, 4_000_000_000))).is_ok()
         );
         assert_eq!(store.auth_epoch(), Some(start), "inserts leave it alone");
-        let (_, _, read_at) = store.run(|c| session::find_with_auth(c, "s1")).unwrap().unwrap();
+        let (_, _, _, read_at) = store.run(|c| session::find_with_auth(c, "s1")).unwrap().unwrap();
         assert_eq!(read_at, Some(start.n));
 
         // Changes nothing: no move.
@@ -479,7 +479,8 @@ fn the_auth_epoch_follows_changes_from_every_process(#[case] backend: Backend) {
         // TRUNCATE (PostgreSQL), or a DELETE of every row (SQLite), moves it too.
         let mut raw = other.conn().unwrap();
         let wipe = match store.backend() {
-            Backend::Postgres => "TRUNCATE session",
+            // CASCADE: session_activity refers to it.
+            Backend::Postgres => "TRUNCATE session CASCADE",
             Backend::Sqlite => "DELETE FROM session",
         };
         diesel::connection::SimpleConnection::batch_execute(&mut *raw, wipe).unwrap();
@@ -517,4 +518,40 @@ fn password_costs_are_counted_per_cost(#[case] backend: Backend) {
         assert!(auth::rehash_password(&mut conn, "a1", hash, "new").unwrap());
         assert!(!auth::rehash_password(&mut conn, "a1", "not the stored one", "newer").unwrap());
     });
+}
+
+/// A recorded use is a row of its own: writing it moves no auth epoch (cached sessions stay
+/// valid), it is never recorded for a session that is gone, and it goes with its session.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+fn a_recorded_use_moves_no_epoch_and_goes_with_its_session(#[case] backend: Backend) {
+    if let Some(db) = testing::fresh(backend) {
+        let store = &Store::open(&db.url, PoolOptions::default()).unwrap();
+        store.follow_auth_epoch();
+        store
+            .run(|c| {
+                make_admin(c);
+                session::insert(c, &session_row("s1", "a1", SessionKind::Session, 4_000_000_000))
+            })
+            .unwrap();
+        let start = epoch_where(store, |_| true);
+        let last_used = |id: &'static str| store.run(move |c| session::find_with_auth(c, id)).unwrap().unwrap().2;
+        assert_eq!(last_used("s1"), None);
+        store.run(|c| session::touch(c, "s1", 100)).unwrap();
+        assert_eq!(last_used("s1"), Some(100));
+        store.run(|c| session::touch(c, "s1", 200)).unwrap();
+        assert_eq!(last_used("s1"), Some(200));
+        assert_eq!(store.auth_epoch(), Some(start), "recording a use is no change to a session");
+
+        let activity = || {
+            use diesel::prelude::*;
+            use gateway_store::schema::session_activity;
+            store.run(|c| Ok(session_activity::table.count().get_result::<i64>(c)?)).unwrap()
+        };
+        store.run(|c| session::touch(c, "gone", 300)).unwrap();
+        assert_eq!(activity(), 1, "nothing recorded for a session that does not exist");
+        assert!(store.run(|c| session::delete(c, "s1")).unwrap());
+        assert_eq!(activity(), 0, "a session's use goes with it");
+    }
 }

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use actix_web::cookie::Cookie;
+use actix_web::http::header::HeaderValue;
 use futures_util::future::BoxFuture;
 use tokio::sync::OnceCell;
 
@@ -65,6 +66,45 @@ pub struct RequestInfo {
     pub cookies: Vec<(String, String)>,
     pub bearer: Option<String>,
     pub api_key: Option<String>,
+    /// The `User-Agent` header as sent (a shared handle, not a copy): read through
+    /// [`Ctx::user_agent`], which cleans and bounds it, only when something keeps it.
+    pub user_agent: Option<HeaderValue>,
+}
+
+/// The most characters of a User-Agent kept ([`Ctx::user_agent`]).
+pub const MAX_USER_AGENT_CHARS: usize = 256;
+
+/// A User-Agent as something to store and show: invalid UTF-8 replaced, control and
+/// invisible formatting characters (bidirectional overrides, zero-width) dropped, runs of
+/// whitespace made one space, at most [`MAX_USER_AGENT_CHARS`] characters (a longer one is
+/// cut, `…` marking the cut). `None` when nothing is left.
+pub fn clean_user_agent(raw: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(raw);
+    let (mut out, mut count, mut space) = (String::new(), 0, false);
+    for c in text.chars() {
+        if c.is_whitespace() {
+            space = count > 0;
+        } else if !c.is_control() && !is_invisible_format(c) {
+            if std::mem::take(&mut space) {
+                out.push(' ');
+                count += 1;
+            }
+            out.push(c);
+            count += 1;
+            if count > MAX_USER_AGENT_CHARS {
+                out = out.chars().take(MAX_USER_AGENT_CHARS - 1).collect::<String>().trim_end().to_owned();
+                out.push('…');
+                break;
+            }
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Characters that draw nothing and can make a text display as another one.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
 }
 
 #[derive(Default)]
@@ -105,6 +145,11 @@ impl Ctx {
         self.0.info.api_key.as_deref()
     }
 
+    /// The client's User-Agent, fit to store and show: see [`clean_user_agent`].
+    pub fn user_agent(&self) -> Option<String> {
+        self.0.info.user_agent.as_ref().and_then(|v| clean_user_agent(v.as_bytes()))
+    }
+
     /// The caller, resolved on first use and then remembered for the whole request.
     pub async fn identity(&self) -> Result<Option<&Identity>, RpcError> {
         let resolved = self
@@ -139,5 +184,29 @@ impl Ctx {
 
     pub(crate) fn take_response_parts(&self) -> ResponseParts {
         std::mem::take(&mut *self.0.response.lock().expect("response parts lock"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_agents_are_cleaned_and_bounded() {
+        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+        assert_eq!(clean_user_agent(firefox.as_bytes()).as_deref(), Some(firefox));
+        assert_eq!(clean_user_agent(b" curl/8.5\t\r\n  x\x00\x1b[31m ").as_deref(), Some("curl/8.5 x[31m"));
+        assert_eq!(clean_user_agent("a\u{202E}b\u{200B}c\u{7F}\u{9F}d".as_bytes()).as_deref(), Some("abcd"));
+        assert_eq!(clean_user_agent(b"\xff\xfeok").as_deref(), Some("\u{FFFD}\u{FFFD}ok"));
+        for nothing in [&b""[..], b"   ", b"\x00\x01\t", "\u{200B}".as_bytes()] {
+            assert_eq!(clean_user_agent(nothing), None, "{nothing:?}");
+        }
+        for long in ["x".repeat(100_000), "é".repeat(300), "ab ".repeat(200), "x".repeat(MAX_USER_AGENT_CHARS + 1)] {
+            let cut = clean_user_agent(long.as_bytes()).unwrap();
+            assert!((MAX_USER_AGENT_CHARS - 1..=MAX_USER_AGENT_CHARS).contains(&cut.chars().count()), "{cut}");
+            assert!(cut.ends_with('…') && !cut.contains(" …"), "{cut}");
+        }
+        let fits = "y".repeat(MAX_USER_AGENT_CHARS);
+        assert_eq!(clean_user_agent(fits.as_bytes()), Some(fits));
     }
 }

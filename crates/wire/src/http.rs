@@ -40,6 +40,7 @@ fn request_info(req: &HttpRequest, config: &WireConfig) -> RequestInfo {
         cookies,
         bearer,
         api_key: header("x-api-key").map(str::to_owned),
+        user_agent: req.headers().get(header::USER_AGENT).cloned(),
     }
 }
 

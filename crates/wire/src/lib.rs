@@ -24,7 +24,9 @@ mod validation;
 
 pub use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 pub use config::{ForwardAuthHeaders, WireConfig};
-pub use context::{Authenticator, CredentialSource, Ctx, Identity, RequestInfo};
+pub use context::{
+    Authenticator, CredentialSource, Ctx, Identity, MAX_USER_AGENT_CHARS, RequestInfo, clean_user_agent,
+};
 pub use dispatch::{Call, Dispatcher, Verb};
 pub use error::{ErrorCode, Issue, RpcError, VALIDATION_FAILED};
 pub use gateway::{Gateway, ReadinessCheck};

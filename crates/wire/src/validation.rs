@@ -18,7 +18,7 @@ where
         // An absent input is fine for procedures whose input is all optional or none.
         return serde_json::from_value(Value::Null)
             .map_err(|_| RpcError::validation(vec![invalid_type("Required", Vec::new())]))
-            .and_then(|v: T| validate(v, Vec::new(), &[]));
+            .and_then(|v: T| validate(v, schema, Vec::new(), &[]));
     };
     let mut issues = Vec::new();
     control_characters(&value, schema, &mut Vec::new(), &mut issues);
@@ -29,7 +29,7 @@ where
         check_object(&mut value, schema, &mut Vec::new(), &mut issues, &mut replaced);
     }
     match serde_path_to_error::deserialize::<_, T>(value) {
-        Ok(decoded) => validate(decoded, issues, &replaced),
+        Ok(decoded) => validate(decoded, schema, issues, &replaced),
         Err(e) if issues.is_empty() => Err(RpcError::validation(vec![serde_issue(e)])),
         // The schema already explained what serde could not read.
         Err(_) => Err(RpcError::validation(sorted(issues))),
@@ -38,18 +38,50 @@ where
 
 fn validate<T: garde::Validate<Context = ()>>(
     value: T,
+    schema: Option<&Value>,
     mut issues: Vec<Issue>,
     replaced: &[Vec<String>],
 ) -> Result<T, RpcError> {
     if let Err(report) = value.validate() {
         for (path, error) in report.iter() {
-            let path: Vec<String> = path.to_string().split('.').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+            let path = json_path(&path.to_string(), schema);
             if !replaced.iter().any(|r| path.starts_with(r)) {
                 issues.push(Issue { message: error.message().to_owned(), path, code: "invalid_input".into() });
             }
         }
     }
     if issues.is_empty() { Ok(value) } else { Err(RpcError::validation(sorted(issues))) }
+}
+
+/// A garde path as the input's JSON names it. garde names fields as Rust does; a field that
+/// serde renames (`currentPassword` for `current_password`) is a property of the schema
+/// under its camelCase name only, and is named that way.
+fn json_path(garde_path: &str, schema: Option<&Value>) -> Vec<String> {
+    let mut at = schema;
+    let mut path = Vec::new();
+    for segment in garde_path.split('.').filter(|s| !s.is_empty()) {
+        let properties = at.and_then(|s| s.get("properties")).and_then(Value::as_object);
+        let name = match properties {
+            Some(p) if !p.contains_key(segment) && p.contains_key(&camel_case(segment)) => camel_case(segment),
+            _ => segment.to_owned(),
+        };
+        at = properties.and_then(|p| p.get(&name));
+        path.push(name);
+    }
+    path
+}
+
+fn camel_case(snake: &str) -> String {
+    let mut parts = snake.split('_');
+    let first = parts.next().unwrap_or_default().to_owned();
+    parts.fold(first, |mut out, part| {
+        let mut chars = part.chars();
+        if let Some(c) = chars.next() {
+            out.extend(c.to_uppercase());
+            out.push_str(chars.as_str());
+        }
+        out
+    })
 }
 
 /// Issues in the order of their fields, then as found.
@@ -277,6 +309,27 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok.email, "a@example.com");
+    }
+
+    #[test]
+    fn renamed_fields_are_named_as_the_input_names_them() {
+        #[derive(Debug, Deserialize, garde::Validate, schemars::JsonSchema)]
+        #[serde(rename_all = "camelCase")]
+        struct Renamed {
+            #[garde(length(chars, min = 1))]
+            session_id: String,
+            #[garde(inner(length(chars, max = 3)))]
+            current_password: Option<String>,
+        }
+        let schema = schemars::schema_for!(Renamed).to_value();
+        let input = json!({"sessionId": "", "currentPassword": "too long"});
+        let e = decode_input::<Renamed>(Some(input), Some(&schema)).unwrap_err();
+        let paths: Vec<Vec<String>> = e.issues.into_iter().map(|i| i.path).collect();
+        assert_eq!(paths, [vec!["currentPassword".to_owned()], vec!["sessionId".to_owned()]]);
+        // A wrong type stands in for the field: its own rules are not reported again.
+        let e = decode_input::<Renamed>(Some(json!({"sessionId": 5})), Some(&schema)).unwrap_err();
+        assert_eq!(e.issues.len(), 1, "{:?}", e.issues);
+        assert_eq!(camel_case("a_b_cd"), "aBCd");
     }
 
     #[test]

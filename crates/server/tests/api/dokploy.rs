@@ -283,6 +283,21 @@ async fn old_sessions_and_tokens_keep_working_until_revoked(#[case] backend: Bac
         let row = s.prepared.store.run(|c| gateway_store::session::find(c, &legacy_row)).unwrap().unwrap();
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
         assert!(row.expires_at <= now + 60, "the legacy row ends within the grace");
+        // Listed, the Dokploy session says it was imported (its client is unknown), and
+        // neither its lucia id nor the hash it is stored under shows.
+        let listed = new.query("auth.listSessions", Value::Null).await;
+        let text = listed.body.to_string();
+        let list = listed.ok()["sessions"].as_array().unwrap();
+        let imported: Vec<&Value> = list.iter().filter(|s| s["imported"] == true).collect();
+        assert!(!imported.is_empty(), "{list:?}");
+        for s in &imported {
+            assert_eq!(
+                (&s["clientAddress"], &s["userAgent"], &s["current"]),
+                (&Value::Null, &Value::Null, &json!(false))
+            );
+        }
+        assert!(list.iter().any(|s| s["current"] == true && s["imported"] == false), "{list:?}");
+        assert!(!text.contains(LIVE_SESSION) && !text.contains(&legacy_row["legacy-".len()..][..16]), "{text}");
 
         // The expired session was not imported.
         let expired = s.browser().with_header("cookie", &format!("auth_session={EXPIRED_SESSION}"));
@@ -292,6 +307,9 @@ async fn old_sessions_and_tokens_keep_working_until_revoked(#[case] backend: Bac
         let bearer = s.browser().bearer(API_TOKEN);
         let me = bearer.query("auth.get", Value::Null).await;
         assert_eq!((&me.ok()["id"], &me.ok()["token"]), (&json!(ADMIN_ID), &json!(API_TOKEN)));
+        let token = bearer.query("auth.listSessions", Value::Null).await;
+        let token = token.ok()["sessions"].as_array().unwrap().iter().find(|s| s["current"] == true).unwrap().clone();
+        assert_eq!((&token["kind"], &token["imported"]), (&json!("apiToken"), &json!(true)));
         let key = s.browser().with_header("x-api-key", API_TOKEN);
         assert_eq!(key.query("auth.get", Value::Null).await.ok()["id"], ADMIN_ID);
         // A lucia id works only as what it was: the API token is no browser session.

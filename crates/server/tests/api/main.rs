@@ -23,6 +23,7 @@ mod races;
 mod revocation;
 mod rotation;
 mod secrets_at_rest;
+mod sessions_list;
 mod slow_clients;
 mod structure;
 mod throttle;

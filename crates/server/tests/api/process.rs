@@ -107,6 +107,7 @@ fn help_explains_every_setting() {
         "--cookie-secure",
         "--session-ttl-hours",
         "--api-token-ttl-days",
+        "--last-used-resolution-secs",
         "--bcrypt-cost",
         "--max-body-bytes",
         "--max-batch-calls",
@@ -517,7 +518,10 @@ async fn two_replicas_on_one_postgres_share_sessions_revocations_and_throttles()
 /// Calls `status` until it answers 401; panics if that takes longer than `limit`. Another
 /// process's change reaches a gateway's memory through the store's notification (PostgreSQL)
 /// or its poll of the file (SQLite), a few milliseconds after the change.
-async fn refused_within<F: std::future::Future<Output = u16>>(limit: Duration, status: impl Fn() -> F) -> Duration {
+pub(crate) async fn refused_within<F: std::future::Future<Output = u16>>(
+    limit: Duration,
+    status: impl Fn() -> F,
+) -> Duration {
     let start = std::time::Instant::now();
     loop {
         match status().await {

@@ -88,7 +88,7 @@ async fn sessions_truncated_behind_the_gateway_are_refused(#[case] backend: Back
         admin.query("auth.get", Value::Null).await.ok();
         admin.query("auth.get", Value::Null).await.ok(); // answered from memory now
         let wipe = if s.prepared.store.backend() == gateway_store::Backend::Postgres {
-            "TRUNCATE session"
+            "TRUNCATE session CASCADE" // session_activity refers to it
         } else {
             "DELETE FROM session"
         };

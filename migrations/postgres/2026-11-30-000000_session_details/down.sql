@@ -1,0 +1,3 @@
+DROP TABLE session_activity;
+ALTER TABLE session DROP COLUMN "clientAddress";
+ALTER TABLE session DROP COLUMN "userAgent";
