@@ -37,6 +37,7 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
         .install_recorder()
         .context("--metrics-bind: installing the exporter")?;
     describe();
+    gateway_wire::start_recording();
     let upkeep = handle.clone();
     std::thread::Builder::new()
         .name("metrics-upkeep".into())

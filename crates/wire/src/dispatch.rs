@@ -2,7 +2,6 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Instant;
 
 use futures_util::FutureExt;
 use serde_json::Value;
@@ -43,7 +42,7 @@ impl Dispatcher {
     /// Runs one call: lookup, method, access, input, handler. Panics become 500s.
     pub async fn dispatch(self, ctx: Ctx, call: Call) -> Result<Value, RpcError> {
         let path = call.path.clone();
-        let started = Instant::now();
+        let started = metrics::clock();
         let result = AssertUnwindSafe(self.run(&ctx, call)).catch_unwind().await.unwrap_or_else(|panic| {
             let what = panic
                 .downcast_ref::<&str>()
@@ -52,10 +51,12 @@ impl Dispatcher {
                 .unwrap_or_default();
             Err(RpcError::internal(format!("procedure panicked: {what}")))
         });
-        match (self.registry.get(&path), &result) {
-            (Some(procedure), _) => procedure.series().finished(result.as_ref().map(|_| ()), started.elapsed()),
-            (None, Err(e)) => metrics::unknown_call(e, started.elapsed()),
-            (None, Ok(_)) => {} // an unknown path is NOT_FOUND
+        if let Some(started) = started {
+            match (self.registry.get(&path), &result) {
+                (Some(procedure), _) => procedure.series().finished(result.as_ref().map(|_| ()), started.elapsed()),
+                (None, Err(e)) => metrics::unknown_call(e, started.elapsed()),
+                (None, Ok(_)) => {} // an unknown path is NOT_FOUND
+            }
         }
         if let Err(e) = &result {
             if e.http_status() >= 500 {

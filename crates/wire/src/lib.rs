@@ -31,7 +31,7 @@ pub use dispatch::{Call, Dispatcher, Verb};
 pub use error::{ErrorCode, Issue, RpcError, VALIDATION_FAILED};
 pub use gateway::{Gateway, ReadinessCheck};
 pub use limits::{MAX_HEADER_BYTES, MAX_URI_BYTES, request_limits};
-pub use metrics::{CALL_DURATION, CALLS, FORWARDED_CALLS, UNKNOWN_PROCEDURE, UPSTREAM_DURATION};
+pub use metrics::{CALL_DURATION, CALLS, FORWARDED_CALLS, UNKNOWN_PROCEDURE, UPSTREAM_DURATION, start_recording};
 pub use middleware::{RequestSpan, not_found, response_headers};
 pub use origin::OriginPolicy;
 pub use procedure::{Access, Kind, NoInput, Procedure};

@@ -2,7 +2,8 @@
 //! calls. Labels come from the registry and the error codes only, so the series stay few
 //! whatever paths callers send. Without an exporter installed these cost next to nothing.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use ::metrics::{Counter, Histogram, counter, histogram};
 
@@ -12,6 +13,19 @@ pub const CALLS: &str = "auth_gateway_calls_total";
 pub const CALL_DURATION: &str = "auth_gateway_call_duration_seconds";
 pub const FORWARDED_CALLS: &str = "auth_gateway_forwarded_calls_total";
 pub const UPSTREAM_DURATION: &str = "auth_gateway_upstream_request_duration_seconds";
+
+/// Whether an exporter records: until then calls are neither timed nor looked up again.
+static RECORDING: AtomicBool = AtomicBool::new(false);
+
+/// Says that an exporter is installed (call it once, before serving).
+pub fn start_recording() {
+    RECORDING.store(true, Ordering::Relaxed);
+}
+
+/// The time a call starts, when calls are recorded.
+pub(crate) fn clock() -> Option<Instant> {
+    RECORDING.load(Ordering::Relaxed).then(Instant::now)
+}
 
 /// The label of calls to paths the registry does not know (and that were not forwarded).
 pub const UNKNOWN_PROCEDURE: &str = "unknown";
