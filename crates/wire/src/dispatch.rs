@@ -10,7 +10,7 @@ use crate::context::Ctx;
 use crate::error::{ErrorCode, RpcError};
 use crate::metrics;
 use crate::procedure::{Access, Kind};
-use crate::registry::Registry;
+use crate::registry::{ErasedProcedure, Registry};
 use crate::superjson::Transformer;
 
 /// The HTTP method a call arrived with.
@@ -42,8 +42,9 @@ impl Dispatcher {
     /// Runs one call: lookup, method, access, input, handler. Panics become 500s.
     pub async fn dispatch(self, ctx: Ctx, call: Call) -> Result<Value, RpcError> {
         let path = call.path.clone();
+        let procedure = self.registry.get(&path);
         let started = metrics::clock();
-        let result = AssertUnwindSafe(self.run(&ctx, call)).catch_unwind().await.unwrap_or_else(|panic| {
+        let result = AssertUnwindSafe(self.run(procedure, &ctx, call)).catch_unwind().await.unwrap_or_else(|panic| {
             let what = panic
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
@@ -52,7 +53,7 @@ impl Dispatcher {
             Err(RpcError::internal(format!("procedure panicked: {what}")))
         });
         if let Some(started) = started {
-            match (self.registry.get(&path), &result) {
+            match (procedure, &result) {
                 (Some(procedure), _) => procedure.series().finished(result.as_ref().map(|_| ()), started.elapsed()),
                 (None, Err(e)) => metrics::unknown_call(e, started.elapsed()),
                 (None, Ok(_)) => {} // an unknown path is NOT_FOUND
@@ -68,8 +69,13 @@ impl Dispatcher {
         result
     }
 
-    async fn run(&self, ctx: &Ctx, call: Call) -> Result<Value, RpcError> {
-        let procedure = self.registry.find(&call.path)?;
+    async fn run(
+        &self,
+        procedure: Option<&Arc<dyn ErasedProcedure>>,
+        ctx: &Ctx,
+        call: Call,
+    ) -> Result<Value, RpcError> {
+        let procedure = procedure.ok_or_else(|| Registry::not_found(&call.path))?;
         let info = procedure.info();
         check_method(info.kind, call.verb, self.method_override, &call.path)?;
         if info.access != Access::Public {

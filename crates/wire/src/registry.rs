@@ -157,7 +157,12 @@ impl Registry {
 
     /// The procedure at `path`, or tRPC's NOT_FOUND for it.
     pub(crate) fn find(&self, path: &str) -> Result<&Arc<dyn ErasedProcedure>, RpcError> {
-        self.get(path).ok_or_else(|| RpcError::not_found(format!("No procedure found on path \"{path}\"")))
+        self.get(path).ok_or_else(|| Self::not_found(path))
+    }
+
+    /// tRPC's NOT_FOUND for a path no procedure has.
+    pub(crate) fn not_found(path: &str) -> RpcError {
+        RpcError::not_found(format!("No procedure found on path \"{path}\""))
     }
 
     pub(crate) fn get(&self, path: &str) -> Option<&Arc<dyn ErasedProcedure>> {
