@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 seconds=${1:-60}
 shift $(( $# > 0 ? 1 : 0 ))
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(trpc_request superjson query_coercion token hostile_token upstream_answer)
+[ ${#targets[@]} -gt 0 ] || targets=(trpc_request superjson query_coercion token hostile_token upstream_answer user_agent)
 sanitizer=${FUZZ_SANITIZER:-address}
 jobs=${FUZZ_JOBS:-1}
 
