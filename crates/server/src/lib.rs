@@ -49,6 +49,16 @@ pub fn load_root_key(settings: &Settings) -> anyhow::Result<(RootKey, String)> {
     Ok((key, format!("{verb} {}", path.display())))
 }
 
+/// The root key the gateway already serves with, never a new one (a new key would seal
+/// secrets, or sign tokens, that nothing else opens): for commands that act on its data.
+pub fn existing_root_key(settings: &Settings) -> anyhow::Result<RootKey> {
+    let key_file = settings.root_key_file();
+    if settings.root_key.is_none() && !key_file.exists() {
+        bail!("no root key at {}: give the gateway's --data-dir or --root-key", key_file.display());
+    }
+    Ok(load_root_key(settings)?.0)
+}
+
 /// The token signing keys: from configuration, from their file, or the root key alone.
 pub fn load_token_keys(settings: &Settings, root_key: &RootKey) -> anyhow::Result<TokenKeys> {
     match &settings.token_keys {

@@ -177,11 +177,16 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Backup { to } => {
             let backup = gateway_store::backup::to_file(&settings.database_url(), &to)?;
             println!("backed up {} accounts to {} ({} bytes)", backup.accounts, backup.path.display(), backup.bytes);
-            // Never the key itself: where it is kept.
-            let key = match &settings.root_key {
+            // Never the keys themselves: where they are kept.
+            let mut key = match &settings.root_key {
                 Some(_) => "the root key given by --root-key (GATEWAY_ROOT_KEY)".to_owned(),
                 None => format!("the root key file {}", settings.root_key_file().display()),
             };
+            if settings.token_keys.is_some() {
+                key.push_str(" and the token keys given by --token-keys (GATEWAY_TOKEN_KEYS)");
+            } else if settings.token_keys_file().exists() {
+                key.push_str(&format!(" and the token keys file {}", settings.token_keys_file().display()));
+            }
             println!(
                 "its sessions, API tokens and 2FA secrets work only with {key}: keep a copy of it with the backup"
             );
@@ -194,11 +199,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keygen { rotate, retire } => {
-            let key_file = settings.root_key_file();
-            if settings.root_key.is_none() && !key_file.exists() {
-                anyhow::bail!("no root key at {}: give the gateway's --data-dir or --root-key", key_file.display());
-            }
-            let (root_key, _) = gateway_server::load_root_key(&settings)?;
+            let root_key = gateway_server::existing_root_key(&settings)?;
             let mut keys = gateway_server::load_token_keys(&settings, &root_key)?;
             let done = match retire {
                 Some(which) => {
@@ -236,16 +237,8 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Import(ImportCommand::Dokploy { from, dry_run }) => {
-            // The key the gateway serves with: a new one would seal secrets nobody can open.
-            let key_file = settings.root_key_file();
-            if settings.root_key.is_none() && !key_file.exists() {
-                anyhow::bail!(
-                    "no root key at {}: give the import the gateway's --data-dir or --root-key",
-                    key_file.display()
-                );
-            }
+            let root_key = gateway_server::existing_root_key(&settings)?;
             let store = gateway_server::open_store(&settings)?;
-            let (root_key, _) = gateway_server::load_root_key(&settings)?;
             let report = gateway_auth::import_dokploy(&store, &root_key, &from, settings.bcrypt_cost, dry_run)
                 .map_err(|e| anyhow::anyhow!(gateway_server::without_password(&e, &from)))?;
             print!("{report}");
