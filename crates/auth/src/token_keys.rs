@@ -70,16 +70,22 @@ impl TokenKeys {
 
     /// The ring as written, the current key first (private keys included: for its file).
     pub fn to_text(&self) -> String {
-        let mut text = String::from(
-            "# Token signing keys, the current one first. The others verify the tokens they\n# signed until retired (auth-gateway keygen --retire ID).\n",
-        );
-        for key in &self.ring {
-            match key.id {
-                Some(id) => text.push_str(&format!("{id}:{}\n", key.pair.private().to_bytes_hex())),
-                None => text.push_str(&format!("{ROOT}\n")),
-            }
-        }
-        text
+        let header = "# Token signing keys, the current one first. The others verify the tokens they\n\
+                      # signed until retired (auth-gateway keygen --retire ID).\n";
+        self.entries().fold(header.to_owned(), |text, entry| text + &entry + "\n")
+    }
+
+    /// The ring as the `--token-keys` setting takes it: the entries comma-separated.
+    pub fn to_setting(&self) -> String {
+        self.entries().collect::<Vec<_>>().join(",")
+    }
+
+    /// `ID:HEX` or `root` per key, the current first.
+    fn entries(&self) -> impl Iterator<Item = String> + '_ {
+        self.ring.iter().map(|key| match key.id {
+            Some(id) => format!("{id}:{}", key.pair.private().to_bytes_hex()),
+            None => ROOT.to_owned(),
+        })
     }
 
     /// A new random key, current from now on; the others verify until retired. Returns its id.

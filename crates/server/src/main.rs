@@ -212,7 +212,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let names = keys.names().join(", ");
             if settings.token_keys.is_some() {
                 // The keys live in a setting: its new value, for the operator to store.
-                println!("{}", keys.to_text().lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join(","));
+                println!("{}", keys.to_setting());
                 eprintln!(
                     "{done}; keys now {names} (current first): set GATEWAY_TOKEN_KEYS to the line above on every replica"
                 );

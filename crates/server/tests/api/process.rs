@@ -85,6 +85,16 @@ impl Process {
     }
 }
 
+/// Two gateway processes on one database with one root key, named `{name}-a` and `{name}-b`,
+/// each with a data directory of its own (removed after its process stops).
+pub(crate) fn replicas(database_url: &str, name: &str) -> [(Process, tempfile::TempDir); 2] {
+    let key = gateway_auth::RootKey::generate().to_hex();
+    ["a", "b"].map(|which| {
+        let dir = temp_dir(&format!("{name}-{which}"));
+        (Process::start(dir.path(), &["--database-url", database_url, "--root-key", &key]), dir)
+    })
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         self.child.kill().ok();
@@ -474,14 +484,7 @@ fn operator_disable_2fa_ends_browser_sessions_and_lets_the_password_log_in() {
 #[tokio::test]
 async fn two_replicas_on_one_postgres_share_sessions_revocations_and_throttles() {
     let Some(db) = fresh_database(Backend::Postgres) else { return };
-    let url = db.url.clone();
-    let key = gateway_auth::RootKey::generate().to_hex();
-    // Each replica with its data directory, removed after the replica stops.
-    let start = |name: &str| {
-        let dir = temp_dir(name);
-        (Process::start(dir.path(), &["--database-url", &url, "--root-key", &key]), dir)
-    };
-    let ((a, _a_dir), (b, _b_dir)) = (start("replica-a"), start("replica-b"));
+    let [(a, _a_dir), (b, _b_dir)] = replicas(&db.url, "replica");
     let client = reqwest::Client::new();
     let post = |base: &str, path: &str, body: Value, cookie: Option<&str>| {
         let mut req = client.post(format!("{base}/api/{path}")).json(&body);
@@ -655,12 +658,7 @@ async fn sigterm_ends_the_process_at_its_deadline_even_with_a_request_stuck() {
 #[tokio::test]
 async fn two_replicas_hold_the_address_limit_together_under_concurrency() {
     let Some(db) = fresh_database(Backend::Postgres) else { return };
-    let key = gateway_auth::RootKey::generate().to_hex();
-    let start = |name: &str| {
-        let dir = temp_dir(name);
-        (Process::start(dir.path(), &["--database-url", &db.url, "--root-key", &key]), dir)
-    };
-    let ((a, _a_dir), (b, _b_dir)) = (start("limit-a"), start("limit-b"));
+    let [(a, _a_dir), (b, _b_dir)] = replicas(&db.url, "limit");
     let client = reqwest::Client::new();
     let attempts = (0..40).map(|i| {
         let base = if i % 2 == 0 { a.base.clone() } else { b.base.clone() };

@@ -430,14 +430,9 @@ async fn a_hostile_user_agent_is_cleaned_and_bounded(#[case] backend: Backend) {
 /// a logout does: through the auth epoch's notification.
 #[tokio::test]
 async fn a_session_revoked_on_one_replica_is_refused_by_the_other() {
-    use crate::process::{Process, refused_within};
+    use crate::process::{refused_within, replicas};
     let Some(db) = fresh_database(Backend::Postgres) else { return };
-    let key = gateway_auth::RootKey::generate().to_hex();
-    let start = |name: &str| {
-        let dir = temp_dir(name);
-        (Process::start(dir.path(), &["--database-url", &db.url, "--root-key", &key]), dir)
-    };
-    let ((a, _a_dir), (b, _b_dir)) = (start("sessions-a"), start("sessions-b"));
+    let [(a, _a_dir), (b, _b_dir)] = replicas(&db.url, "sessions");
     let (on_a, on_b) = (Browser::new(&a.base), Browser::new(&b.base));
     let created = on_a.mutation("auth.createAdmin", json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await;
     created.ok();
