@@ -14,8 +14,6 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 DURATION=${DURATION:-10s}
-BUILD=${BUILD:-1}
-BIN=${BIN:-$ROOT/target/release/auth-gateway}
 UP_PORT=${UP_PORT:-3291}
 GW_PORT=${GW_PORT:-3292}
 RESULTS_FILE=${RESULTS_FILE:-$ROOT/bench/runs.md}
@@ -23,7 +21,9 @@ RESULTS_FILE=${RESULTS_FILE:-$ROOT/bench/runs.md}
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 [ -d tests/clients/node_modules ] || (cd tests/clients && npm ci --no-audit --no-fund >/dev/null)
 [ -d clients/typescript/node_modules ] || (cd clients/typescript && npm ci --no-audit --no-fund >/dev/null)
-[ "$BUILD" = 1 ] && cargo build --release -q -p gateway-server --bin auth-gateway
+# shellcheck source=bench/binary.sh
+source "$ROOT/bench/binary.sh"
+bench_binary "$ROOT" || exit 1
 
 dir=$(mktemp -d /tmp/gw-forward.XXXXXX)
 pids=()
@@ -64,7 +64,7 @@ read -r mix mix_p50 < <(measure 64 "$gw/$mixed?batch=1" "${bearer[@]}")
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
 {
   echo
-  echo "### forwarding, $(date -u +%F) at $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' (dirty)'), $DURATION per run"
+  echo "### forwarding, $(date -u +%F) at $BUILD_LABEL, $DURATION per run"
   echo
   echo "| what | req/s | p50 ms |"
   echo "|---|---|---|"

@@ -13,7 +13,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 N=${1:-1000}
 shift || true
 PORT=${PORT:-3499}
-BIN=${BIN:-$ROOT/target/release/auth-gateway}
+# shellcheck source=bench/binary.sh
+source "$ROOT/bench/binary.sh"
+bench_binary "$ROOT" || exit 1
 dir=$(mktemp -d /tmp/gw-instructions.XXXXXX)
 vg=
 trap '[ -n "$vg" ] && kill "$vg" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
@@ -28,4 +30,4 @@ callgrind_control -z "$vg" >/dev/null
 for _ in $(seq 1 "$N"); do curl -sf -o /dev/null -H "authorization: Bearer $TOKEN" "$url"; done
 callgrind_control -d "$vg" >/dev/null
 total=$(grep -h '^summary:' "$dir"/cg.*.1 | awk '{ print $2 }')
-echo "$((total / N)) instructions per auth.get ($N calls${*:+, flags: $*})"
+echo "$((total / N)) instructions per auth.get ($N calls${*:+, flags: $*}; $BUILD_LABEL)"

@@ -14,15 +14,15 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 DURATION=${DURATION:-10s}
 RUNS=${RUNS:-3}
-BUILD=${BUILD:-1}
-BIN=${BIN:-$ROOT/target/release/auth-gateway}
 PORT=${PORT:-3390}
 METRICS_PORT=${METRICS_PORT:-3391}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 RESULTS_FILE=${RESULTS_FILE:-$ROOT/bench/runs.md}
 
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-[ "$BUILD" = 1 ] && cargo build --release -q -p gateway-server --bin auth-gateway
+# shellcheck source=bench/binary.sh
+source "$ROOT/bench/binary.sh"
+bench_binary "$ROOT" || exit 1
 
 dir=$(mktemp -d /tmp/gw-metrics.XXXXXX)
 pids=()
@@ -61,7 +61,7 @@ median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 
 m_off=$(median "${off[@]}") m_on=$(median "${on[@]}")
 {
   echo
-  echo "### metrics, $(date -u +%F) at $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' (dirty)'), A on PostgreSQL, $RUNS alternating pairs of $DURATION"
+  echo "### metrics, $(date -u +%F) at $BUILD_LABEL, A on PostgreSQL, $RUNS alternating pairs of $DURATION"
   echo
   echo "| metrics | runs, req/s | median |"
   echo "|---|---|---|"

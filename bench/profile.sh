@@ -13,14 +13,15 @@ cd "$ROOT"
 D=${1:-10s}
 PORT=${PORT:-3095}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
-BIN=${BIN:-$ROOT/target/release/auth-gateway}
 CALL_GRAPH=${CALL_GRAPH:-dwarf,16384}
 OUT=${OUT:-$(mktemp -d /tmp/gw-profile.XXXXXX)}
 DB=gw_profile_$$
 BASE=http://127.0.0.1:$PORT
 DATA_DIR=$(mktemp -d /tmp/gw-profile-data.XXXXXX)
 command -v perf >/dev/null || { apt-get update -qq && apt-get install -y -qq linux-perf >/dev/null; }
-[ -x "$BIN" ] || cargo build --release -q -p gateway-server --bin auth-gateway
+# shellcheck source=bench/binary.sh
+source "$ROOT/bench/binary.sh"
+bench_binary "$ROOT" || exit 1
 
 pg() { psql "$PG_URL/postgres" -qAt -v ON_ERROR_STOP=1 "$@"; }
 SRV_PID=
