@@ -16,8 +16,9 @@ import * as h from './harness.mjs';
 
 const B = 13; // this file's loopback addresses are 127.13.0.N
 const T = { timeout: 120_000 };
+// Dokploy's database is PostgreSQL whatever the gateway's own store (TEST_BACKEND).
 const SERVER = process.env.TEST_DATABASE_URL;
-const SKIP = SERVER ? false : 'TEST_DATABASE_URL is not set: no PostgreSQL for the Dokploy database';
+const SKIP = SERVER ? false : h.skip('dokploy.test.mjs', 'TEST_DATABASE_URL is not set: no PostgreSQL for the Dokploy database');
 
 /** A lucia v3 id: 25 random bytes, lowercase base32 (40 characters). */
 function luciaId() {

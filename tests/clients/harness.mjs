@@ -2,6 +2,9 @@
 // file (fresh data dir, fresh database), gives every test its own loopback source
 // address (per-address login throttling must not bleed across tests), a cookie jar,
 // a TOTP generator and a few setup helpers that talk the raw tRPC wire.
+//
+// TEST_BACKEND picks the gateway's store: `sqlite` (the default: a file in the gateway's
+// data dir) or `postgres` (a fresh database per test file on the TEST_DATABASE_URL server).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
@@ -13,7 +16,21 @@ import { fileURLToPath } from 'node:url';
 import superjson from 'superjson';
 import { Agent, fetch as undiciFetch } from 'undici';
 
+export { skip } from './skip.mjs';
+
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The gateway's store for this run, from TEST_BACKEND: `sqlite` (unset) or `postgres`. */
+export function testBackend(env = process.env) {
+  const backend = env.TEST_BACKEND || 'sqlite';
+  if (backend !== 'sqlite' && backend !== 'postgres') {
+    throw new Error(`TEST_BACKEND is ${JSON.stringify(backend)}: sqlite or postgres`);
+  }
+  if (backend === 'postgres' && !env.TEST_DATABASE_URL) {
+    throw new Error('TEST_BACKEND=postgres needs TEST_DATABASE_URL, the server to make databases on');
+  }
+  return backend;
+}
 
 /** The repository root: the first ancestor of this file holding Cargo.toml. */
 export function repoRoot() {
@@ -46,7 +63,7 @@ export function freePort() {
 }
 
 // ---------------------------------------------------------------------------
-// Fresh PostgreSQL database per test file (only with TEST_DATABASE_URL).
+// Fresh PostgreSQL database per test file (TEST_BACKEND=postgres; dokploy.test.mjs's source).
 
 async function pgClient(url) {
   const { default: pg } = await import('pg');
@@ -108,18 +125,21 @@ export function gatewayEnv() {
 }
 
 /**
- * Starts `auth-gateway serve` on a free port with a fresh data dir (and a fresh
- * PostgreSQL database when TEST_DATABASE_URL is set). Resolves once GET /health is 200.
+ * Starts `auth-gateway serve` on a free port with a fresh data dir, on the store
+ * TEST_BACKEND names (a fresh PostgreSQL database for `postgres`). Resolves once GET
+ * /health is 200 and the gateway has migrated that very store.
  */
 export async function startGateway({ transformer, extraArgs = [] } = {}) {
   const bin = gatewayBinary();
+  const backend = testBackend();
   const dataDir = mkdtempSync(join(tmpdir(), 'gw-client-'));
   const logPath = join(dataDir, 'gateway.log');
   let db = null;
   const baseDbUrl = process.env.TEST_DATABASE_URL;
-  const databaseUrl = baseDbUrl
+  const sqliteFile = join(dataDir, 'gateway.db');
+  const databaseUrl = backend === 'postgres'
     ? (db = await createDatabase(baseDbUrl)).url
-    : `sqlite://${join(dataDir, 'gateway.db')}`;
+    : `sqlite://${sqliteFile}`;
   const port = await freePort();
   const args = [
     'serve',
@@ -151,6 +171,7 @@ export async function startGateway({ transformer, extraArgs = [] } = {}) {
     apiUrl: `${url}/api`,
     port,
     dataDir,
+    backend,
     databaseUrl,
     log,
     async stop() {
@@ -187,7 +208,31 @@ export async function startGateway({ transformer, extraArgs = [] } = {}) {
     }
     await sleep(100);
   }
+  await assertMigrated(gw, db, sqliteFile);
   return gw;
+}
+
+/** The gateway serves the store it was given: its migrations are recorded there. */
+async function assertMigrated(gw, db, sqliteFile) {
+  let problem = null;
+  if (db) {
+    const client = await pgClient(db.url);
+    try {
+      const { rows } = await client.query('SELECT count(*)::int AS n FROM __diesel_schema_migrations');
+      if (!(rows[0].n > 0)) problem = `no migration recorded in PostgreSQL database ${db.name}`;
+    } catch (e) {
+      problem = `PostgreSQL database ${db.name}: ${e.message}`;
+    } finally {
+      await client.end();
+    }
+  } else if (!existsSync(sqliteFile)) {
+    problem = `the gateway did not create its SQLite file ${sqliteFile}`;
+  }
+  if (problem) {
+    const out = gw.log();
+    await gw.stop();
+    throw new Error(`${problem}\n${out}`);
+  }
 }
 
 // ---------------------------------------------------------------------------

@@ -16,8 +16,8 @@ use rstest::rstest;
 
 const NOW: &str = "2026-01-01T00:00:00.000Z";
 
-/// Runs `f` on a store over a fresh database on `backend` (a PostgreSQL case says it is
-/// skipped when TEST_DATABASE_URL is not set).
+/// Runs `f` on a store over a fresh database on `backend` (a PostgreSQL case is skipped
+/// when TEST_DATABASE_URL is not set: see `testing::skip`).
 fn on(backend: Backend, f: impl Fn(&Store)) {
     if let Some(db) = testing::fresh(backend) {
         f(&Store::open(&db.url, PoolOptions::default()).expect("open"));

@@ -72,8 +72,7 @@ impl Drop for Nginx {
 async fn nginx_auth_request_protects_a_page_with_the_gateways_logins() {
     let Some(nginx) = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| std::path::Path::new(p).exists())
     else {
-        assert!(std::env::var_os("CI").is_none(), "nginx is missing (apt-get install nginx)");
-        eprintln!("skipped: nginx is not installed");
+        skip("nginx is not installed (apt-get install nginx)");
         return;
     };
     let db = fresh_database(Backend::Sqlite).unwrap();

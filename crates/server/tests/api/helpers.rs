@@ -1,5 +1,6 @@
 //! Real gateways for tests: each on its own fresh database (SQLite, and PostgreSQL when
-//! TEST_DATABASE_URL is set), listening on a loopback port, driven over HTTP.
+//! TEST_DATABASE_URL is set), listening on a loopback port, driven over HTTP. A test that
+//! cannot run here says so with `skip` (a failure under CI).
 
 use std::net::SocketAddr;
 
@@ -10,9 +11,10 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 pub use gateway_store::testing::fresh as fresh_database;
+pub use gateway_store::testing::skip;
 
 /// Runs `scenario` against a fresh gateway on `backend`'s fresh database (a PostgreSQL
-/// case says it is skipped when TEST_DATABASE_URL is not set).
+/// case is skipped when TEST_DATABASE_URL is not set: see `gateway_store::testing::skip`).
 macro_rules! on_backend {
     ($backend:expr, $scenario:ident) => {
         if let Some(db) = fresh_database($backend) {

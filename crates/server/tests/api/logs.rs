@@ -2,20 +2,24 @@
 //! JSON) leaks none of the secrets it used, and the JSON run carries one audit event
 //! (`target = "audit"`) per security-relevant action, with auth id, client and request id.
 //! The metrics text after the same flow counts exactly what it did, and holds no secret,
-//! id, email or address either.
+//! id, email or address either. Each runs on SQLite and on PostgreSQL.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use gateway_store::Backend;
 use reqwest::header::HeaderMap;
 use reqwest::{Client, RequestBuilder};
+use rstest::rstest;
 use serde_json::{Value, json};
+
+use crate::helpers::fresh_database;
 
 const BIN: &str = env!("CARGO_BIN_EXE_auth-gateway");
 
-/// The gateway process; every stderr line is kept.
+/// The gateway process, on the database `database_url`; every stderr line is kept.
 struct Gateway {
     child: Child,
     base: String,
@@ -25,10 +29,11 @@ struct Gateway {
 
 impl Gateway {
     #[allow(clippy::zombie_processes)] // Drop kills and waits for the child.
-    fn start(extra: &[&str]) -> Gateway {
+    fn start(database_url: &str, extra: &[&str]) -> Gateway {
         let dir = crate::helpers::temp_dir("logs");
         let mut child = Command::new(BIN)
             .args(["serve", "--bind", "127.0.0.1:0", "--bcrypt-cost", "4", "--data-dir", dir.path().to_str().unwrap()])
+            .args(["--database-url", database_url])
             .args(extra)
             .env_remove("DATABASE_URL")
             .env_remove("GATEWAY_LOG")
@@ -234,18 +239,26 @@ fn assert_no_secrets(log: &[String], secrets: &[(&str, String)]) {
     }
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn trace_logs_of_a_whole_flow_hold_no_secret() {
-    let gw = Gateway::start(&["--log-level", "trace"]);
+async fn trace_logs_of_a_whole_flow_hold_no_secret(#[case] backend: Backend) {
+    let Some(db) = fresh_database(backend) else { return };
+    let gw = Gateway::start(&db.url, &["--log-level", "trace"]);
     let secrets = dokploy_flow(&gw.base.clone()).await;
     let log = gw.finish();
     eprintln!("{} log lines, {} secrets checked", log.len(), secrets.len());
     assert_no_secrets(&log, &secrets);
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn json_logs_hold_no_secret_and_an_audit_event_per_action() {
-    let gw = Gateway::start(&["--log-level", "trace", "--log-format", "json"]);
+async fn json_logs_hold_no_secret_and_an_audit_event_per_action(#[case] backend: Backend) {
+    let Some(db) = fresh_database(backend) else { return };
+    let gw = Gateway::start(&db.url, &["--log-level", "trace", "--log-format", "json"]);
     let secrets = dokploy_flow(&gw.base.clone()).await;
     let log = gw.finish();
     assert_no_secrets(&log, &secrets);
@@ -299,11 +312,15 @@ async fn scrape(url: &str) -> (String, std::collections::HashMap<String, f64>) {
     (text, values)
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[tokio::test]
-async fn metrics_count_a_whole_flow_exactly_and_hold_no_secret() {
+async fn metrics_count_a_whole_flow_exactly_and_hold_no_secret(#[case] backend: Backend) {
+    let Some(db) = fresh_database(backend) else { return };
     // Through a trusted proxy header, so that one login can come from an address the flow
     // has not throttled.
-    let gw = Gateway::start(&["--metrics-bind", "127.0.0.1:0", "--client-ip-header", "x-forwarded-for"]);
+    let gw = Gateway::start(&db.url, &["--metrics-bind", "127.0.0.1:0", "--client-ip-header", "x-forwarded-for"]);
     let url = gw.metrics_url();
     let (_, before) = scrape(&url).await;
     let secrets = dokploy_flow(&gw.base.clone()).await;

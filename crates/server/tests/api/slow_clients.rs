@@ -1,20 +1,22 @@
 //! Slow or stalled clients do not hold the server: a body that never completes answers 408
 //! after the body timeout, headers that never complete close the connection after the
-//! header timeout (5 s), and other clients are served all the while.
+//! header timeout (5 s), and other clients are served all the while. Each runs on SQLite
+//! and on PostgreSQL.
 
 use std::time::{Duration, Instant};
 
 use crate::helpers::*;
+use gateway_store::Backend;
+use gateway_store::testing::TestDb;
+use rstest::rstest;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const BODY_TIMEOUT: Duration = Duration::from_secs(2);
 
-async fn server() -> TestServer {
-    // The default store: SQLite in the server's own data directory, removed with it.
-    let mut s = settings("unused");
-    s.database_url = None;
+async fn server(db: &TestDb) -> TestServer {
+    let mut s = settings(&db.url);
     s.body_timeout_secs = BODY_TIMEOUT.as_secs();
     TestServer::start_with(s).await
 }
@@ -48,9 +50,13 @@ async fn stalled_body(addr: std::net::SocketAddr) -> (String, Duration) {
     read_reply(&mut stream, Duration::from_secs(10)).await
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn a_stalled_body_gets_408_within_the_body_timeout() {
-    let s = server().await;
+async fn a_stalled_body_gets_408_within_the_body_timeout(#[case] backend: Backend) {
+    let Some(db) = fresh_database(backend) else { return };
+    let s = server(&db).await;
     let (reply, took) = stalled_body(s.addr).await;
     assert!(reply.starts_with("HTTP/1.1 408"), "{reply:?}");
     assert!(reply.contains("\"code\":\"TIMEOUT\""), "{reply:?}");
@@ -58,9 +64,13 @@ async fn a_stalled_body_gets_408_within_the_body_timeout() {
     s.stop().await;
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn a_body_sent_byte_by_byte_gets_408_within_the_body_timeout() {
-    let s = server().await;
+async fn a_body_sent_byte_by_byte_gets_408_within_the_body_timeout(#[case] backend: Backend) {
+    let Some(db) = fresh_database(backend) else { return };
+    let s = server(&db).await;
     let mut stream = TcpStream::connect(s.addr).await.unwrap();
     stream.write_all(HEAD.as_bytes()).await.unwrap();
     let (mut reader, mut writer) = stream.into_split();
@@ -94,9 +104,13 @@ async fn a_body_sent_byte_by_byte_gets_408_within_the_body_timeout() {
     s.stop().await;
 }
 
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
 #[actix_web::test]
-async fn headers_that_never_finish_are_cut_off_and_others_are_served_meanwhile() {
-    let s = server().await;
+async fn headers_that_never_finish_are_cut_off_and_others_are_served_meanwhile(#[case] backend: Backend) {
+    let Some(db) = fresh_database(backend) else { return };
+    let s = server(&db).await;
     admin(&s).await;
     // More stalled clients than workers (2), half of them stuck in their headers, half in
     // their bodies.
