@@ -350,8 +350,9 @@ async fn the_last_use_is_recorded_coarsely(#[case] backend: Backend) {
         let a = admin(&s).await;
         let token = a.mutation0("auth.generateToken").await.ok()["token"].as_str().unwrap().to_owned();
         let api = s.browser().bearer(&token);
+        // (No check that nothing is recorded yet: a second may have turned since the login.
+        // The hourly case above shows that uses within the resolution record nothing.)
         let first = sessions(&a).await;
-        assert!(first.iter().all(|s| s["lastUsedAt"] == s["createdAt"]), "{first:?}");
         let deadline = Instant::now() + Duration::from_secs(10);
         let later = loop {
             api.query("auth.get", Value::Null).await.ok();
