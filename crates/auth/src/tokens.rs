@@ -15,9 +15,10 @@ use gateway_store::session::SessionKind;
 use crate::cache::Cache;
 use crate::ids::unix_now;
 
-/// Longest token accepted, in base64 characters. Minted tokens are about 690 (a 21-character
-/// account id, a 64-character session id, the claims written twice).
-pub const MAX_TOKEN_CHARS: usize = 1024;
+/// Longest token accepted, in base64 characters: it bounds what is parsed before the shape
+/// check. Minted tokens are about 690 (a 21-character account id, a 64-character session id,
+/// the claims written twice); a block appended to one must still reach the shape check.
+pub const MAX_TOKEN_CHARS: usize = 2048;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claims {
@@ -213,7 +214,7 @@ impl ContextClaims {
 /// time. Refused tokens are never kept, and the memory held is bounded in bytes.
 pub struct TokenCache(Cache<Claims>);
 
-/// Bytes the token cache may hold: about 15,000 tokens.
+/// Bytes the token cache may hold: about 9,000 tokens of 690 characters.
 const TOKEN_CACHE_BYTES: usize = 8 * 1024 * 1024;
 
 impl Default for TokenCache {
