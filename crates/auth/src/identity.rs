@@ -65,7 +65,8 @@ impl AuthService {
             return Ok(Some(hit));
         }
         let (key, era) = (id.to_owned(), self.store.auth_era());
-        let Some((session, auth, last_used, epoch)) = self.store.run(move |c| session::find_with_auth(c, &key)).await?
+        let Some((session, auth, last_used, epoch)) =
+            self.store.read(move |c| session::find_with_auth(c, &key)).await?
         else {
             return Ok(None);
         };

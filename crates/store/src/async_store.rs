@@ -26,9 +26,25 @@ impl AsyncStore {
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
     {
+        self.on_blocking_pool(move |store| store.run(f)).await
+    }
+
+    /// See [`Store::read`]: for an `f` that changes nothing.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.on_blocking_pool(move |store| store.read(f)).await
+    }
+
+    async fn on_blocking_pool<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let _slot = self.slots.acquire().await.map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || store.run(f))
+        tokio::task::spawn_blocking(move || call(&store))
             .await
             .unwrap_or_else(|e| Err(StoreError::Database(format!("a store task failed: {e}"))))
     }

@@ -37,7 +37,8 @@ const RECONNECT: Duration = Duration::from_secs(1);
 
 /// The epoch and the count of sessions added, as the store holds them now.
 pub fn read(conn: &mut DbConn) -> Result<Reading, StoreError> {
-    let (n, added) = auth_epoch::table.select((auth_epoch::n, auth_epoch::added)).first(conn)?;
+    // `find`, not `first`: no bound LIMIT, which SQLite would prepare again each time.
+    let (n, added) = auth_epoch::table.find(1).select((auth_epoch::n, auth_epoch::added)).get_result(conn)?;
     Ok(Reading { n, added })
 }
 

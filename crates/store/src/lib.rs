@@ -186,6 +186,20 @@ impl Store {
     /// handing it out again (without a check at checkout, nothing else would notice), and
     /// the database counts as down until a probe reaches it.
     pub fn run<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.call(f, true)
+    }
+
+    /// [`Store::run`] for an `f` that changes nothing: the auth epoch is not read back after
+    /// it (a second round trip, and there is no change of its own to learn of).
+    pub fn read<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.call(f, false)
+    }
+
+    fn call<T>(
+        &self,
+        f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>,
+        read_back_epoch: bool,
+    ) -> Result<T, StoreError> {
         let mut conn = self.conn().inspect_err(metrics::count_error)?;
         let result = f(&mut conn);
         if let Err(e) = &result {
@@ -196,7 +210,7 @@ impl Store {
             self.pool.mark_down(cause);
         }
         // What `f` changed is known here before its caller answers anyone.
-        if self.epoch.followed() {
+        if read_back_epoch && self.epoch.followed() {
             match epoch::read(&mut conn) {
                 Ok(reading) => self.epoch.saw(reading),
                 Err(_) => self.epoch.lost(),
