@@ -175,13 +175,11 @@ mod tests {
     use crate::ids::unix_now;
     use gateway_store::session::SessionKind;
 
+    /// The same claims at every call (a fixed expiry, an hour from the test's start): a
+    /// second turning between two calls must not make them differ.
     fn claims() -> Claims {
-        Claims {
-            auth_id: "a1".into(),
-            session_id: "s1".into(),
-            kind: SessionKind::Session,
-            expires_at: unix_now() + 60,
-        }
+        static EXPIRES_AT: std::sync::LazyLock<i64> = std::sync::LazyLock::new(|| unix_now() + 3600);
+        Claims { auth_id: "a1".into(), session_id: "s1".into(), kind: SessionKind::Session, expires_at: *EXPIRES_AT }
     }
 
     #[test]
