@@ -1,12 +1,13 @@
 //! What verifying a token costs, by kind of token: `cargo run --release -p gateway-auth
 //! --example token_costs`. A hostile token (a valid one with a block appended, whose Datalog
-//! would run for hours) must cost about what a normal verify costs, or less.
+//! would run for minutes) must cost about what a normal verify costs, or less. Last, what
+//! such a block costs an authorizer that does run it, without the gateway's shape check.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use biscuit_auth::UnverifiedBiscuit;
 use biscuit_auth::builder::BlockBuilder;
+use biscuit_auth::{AuthorizerBuilder, AuthorizerLimits, Biscuit, KeyPair, UnverifiedBiscuit};
 use gateway_auth::{Claims, RootKey};
 use gateway_store::session::SessionKind;
 
@@ -25,6 +26,28 @@ fn per_call(runs: usize, batch: u32, mut f: impl FnMut()) -> Duration {
     times[runs / 2]
 }
 
+/// The Datalog of the block `hostile_tokens.rs` appends, joining `ways` facts: ten facts
+/// and a check over `ways` of them, 10^ways combinations, none of which passes.
+fn joining_block(ways: usize) -> BlockBuilder {
+    let mut code: String = (0..10).map(|i| format!("n({i});")).collect();
+    let vars: Vec<String> = (0..ways).map(|v| format!("n($v{v})")).collect();
+    code.push_str(&format!("check if {}, $v0 < 0;", vars.join(", ")));
+    BlockBuilder::new().code(&code).unwrap()
+}
+
+/// How long an authorizer with no run limit to speak of takes over a token with that block.
+fn authorizer_time(ways: usize) -> Duration {
+    let root = KeyPair::new();
+    let token = Biscuit::builder().fact("user(\"x\")").unwrap().build(&root).unwrap();
+    let token = token.append(joining_block(ways)).unwrap();
+    let limits = AuthorizerLimits { max_facts: 1000, max_iterations: 100, max_time: Duration::from_secs(3600) };
+    let mut authorizer =
+        AuthorizerBuilder::new().policy("allow if true").unwrap().set_limits(limits).build(&token).unwrap();
+    let start = Instant::now();
+    assert!(authorizer.authorize().is_err(), "the check fails for every combination");
+    start.elapsed()
+}
+
 fn main() {
     let key = RootKey::generate();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
@@ -35,10 +58,7 @@ fn main() {
         expires_at: now + 3600,
     };
     let good = key.mint(&claims);
-    let mut code: String = (0..10).map(|i| format!("n({i});")).collect();
-    code.push_str("check if n($a), n($b), n($c), n($d), n($e), n($f), n($g), n($h), $a < 0;");
-    let block = BlockBuilder::new().code(&code).unwrap();
-    let hostile = UnverifiedBiscuit::from_base64(&good).unwrap().append(block).unwrap().to_base64().unwrap();
+    let hostile = UnverifiedBiscuit::from_base64(&good).unwrap().append(joining_block(8)).unwrap().to_base64().unwrap();
     let foreign = RootKey::generate().mint(&claims);
     let garbage = "A".repeat(good.len());
     let oversized = "A".repeat(gateway_auth::MAX_TOKEN_CHARS + 1);
@@ -56,4 +76,15 @@ fn main() {
         });
         println!("  {what:32} {:>8.1} µs  ({} characters)", t.as_secs_f64() * 1e6, token.len());
     }
+
+    println!("an authorizer that runs the appended block (a check joining ten facts n ways):");
+    let mut last = Duration::ZERO;
+    for ways in 4..=6 {
+        last = authorizer_time(ways);
+        println!("  {ways}-way join, 10^{ways} combinations  {:>10.1} ms", last.as_secs_f64() * 1e3);
+    }
+    println!(
+        "  8-way join (the hostile token's), 10^8: about {:.0} s at the 6-way join's rate",
+        last.as_secs_f64() * 100.0
+    );
 }

@@ -13,12 +13,13 @@ use crate::ids::unix_now;
 /// Rows one statement deletes at most.
 const BATCH: i64 = 1000;
 
-/// Rows a purge deleted, by kind.
+/// Rows a purge deleted, by kind, and the most one statement deleted.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Purged {
     pub sessions: usize,
     pub challenges: usize,
     pub throttle_rows: usize,
+    pub largest_batch: usize,
 }
 
 impl AuthService {
@@ -27,11 +28,13 @@ impl AuthService {
         let now = unix_now();
         let window = self.config.throttle_window.as_secs() as i64;
         let spent_at = self.config.throttle_limit as i32;
+        let largest = std::cell::Cell::new(0);
         let in_batches = |delete: &dyn Fn(&mut gateway_store::DbConn) -> Result<usize, StoreError>| {
             let mut total = 0;
             loop {
                 let n = self.store.blocking().run(delete)?;
                 total += n;
+                largest.set(largest.get().max(n));
                 if n < BATCH as usize {
                     return Ok::<_, StoreError>(total);
                 }
@@ -41,6 +44,7 @@ impl AuthService {
             sessions: in_batches(&|c| session::delete_expired(c, now, BATCH))?,
             challenges: in_batches(&|c| challenge::delete_done(c, now, spent_at, BATCH))?,
             throttle_rows: in_batches(&|c| throttle::prune(c, now - window, BATCH))?,
+            largest_batch: largest.get(),
         })
     }
 }

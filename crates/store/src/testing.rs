@@ -132,30 +132,57 @@ fn unique_suffix() -> String {
     format!("{:016x}", h.finish())
 }
 
-/// Every row of every table, in a stable order: compare two snapshots to show that a
-/// rejected call changed nothing.
+/// Every row of every table the database has, in a stable order: compare two snapshots to
+/// show that a call changed nothing. The tables are read from the database's own catalog,
+/// not listed here, so a table a migration adds is in the snapshot without a change to it;
+/// only SQLite's internal tables (`sqlite_*`, which the engine keeps) are left out. Each
+/// line is a table's name and its rows, each row its values as SQL text.
 pub fn snapshot(store: &crate::Store) -> String {
-    use crate::schema::*;
-    use diesel::prelude::*;
+    use diesel::RunQueryDsl;
+    use diesel::sql_types::Text;
+
+    /// One text column: a table's name, a column's name or a row.
+    #[derive(diesel::QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = Text)]
+        line: String,
+    }
+    fn lines(q: diesel::query_builder::SqlQuery, c: &mut crate::DbConn) -> Vec<String> {
+        let rows: Vec<Line> = match c {
+            crate::DbConn::Postgres(c) => q.load(c),
+            crate::DbConn::Sqlite(c) => q.load(c),
+        }
+        .expect("a snapshot query");
+        rows.into_iter().map(|r| r.line).collect()
+    }
+    let quoted = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+
     let mut conn = store.conn().expect("a connection for the snapshot");
     let c = &mut *conn;
-    let auths: Vec<crate::auth::AuthRow> = auth::table.order(auth::id).load(c).expect("auth rows");
-    let admins: Vec<crate::admin::AdminRow> = admin::table.order(admin::admin_id).load(c).expect("admin rows");
-    let users: Vec<crate::invitation::InvitationRow> = user::table.order(user::user_id).load(c).expect("user rows");
-    let sessions: Vec<(crate::session::SessionRow, Option<String>, Option<String>)> = session::table
-        .order(session::id)
-        .select((crate::session::SessionRow::as_select(), session::user_agent, session::client_address))
-        .load(c)
-        .expect("session rows");
-    let activity: Vec<(String, i64)> =
-        session_activity::table.order(session_activity::session_id).load(c).expect("session activity rows");
-    let failures: Vec<(i64, String, i64)> =
-        throttle_failure::table.order(throttle_failure::id).load(c).expect("throttle rows");
-    let challenges: Vec<crate::challenge::ChallengeRow> =
-        login_challenge::table.order(login_challenge::id).load(c).expect("challenge rows");
-    let codes: Vec<(String, String, String)> =
-        backup_code::table.order(backup_code::hash).load(c).expect("backup code rows");
-    format!("{auths:?}\n{admins:?}\n{users:?}\n{sessions:?}\n{activity:?}\n{failures:?}\n{challenges:?}\n{codes:?}")
+    let postgres = matches!(c, crate::DbConn::Postgres(_));
+    let tables = lines(
+        diesel::sql_query(if postgres {
+            "SELECT tablename::text AS line FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1"
+        } else {
+            "SELECT name AS line FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+             ORDER BY 1"
+        }),
+        c,
+    );
+    let mut out = String::new();
+    for table in tables {
+        let row = if postgres {
+            // A whole row as text, `(value,value,...)`.
+            "ROW(r.*)::text".to_owned()
+        } else {
+            let name = table.replace('\'', "''");
+            let columns = lines(diesel::sql_query(format!("SELECT name AS line FROM pragma_table_info('{name}')")), c);
+            columns.iter().map(|col| format!("quote({})", quoted(col))).collect::<Vec<_>>().join(" || ',' || ")
+        };
+        let rows = lines(diesel::sql_query(format!("SELECT {row} AS line FROM {} AS r ORDER BY 1", quoted(&table))), c);
+        out.push_str(&format!("{table}: {rows:?}\n"));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -555,3 +555,45 @@ fn a_recorded_use_moves_no_epoch_and_goes_with_its_session(#[case] backend: Back
         assert_eq!(activity(), 0, "a session's use goes with it");
     }
 }
+
+/// The snapshot the API tests compare to show that a call changed nothing holds every table
+/// the database has: it reads them from the catalog, so it finds each table of the schema,
+/// the auth epoch and the migrations' own, and one added later; a change to any of them shows.
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+fn the_snapshot_holds_every_table_the_database_has(#[case] backend: Backend) {
+    use diesel::connection::SimpleConnection;
+    on(backend, |store| {
+        let tables = |snapshot: &str| {
+            let mut names: Vec<String> =
+                snapshot.lines().map(|l| l.split_once(": ").expect("`table: rows`").0.to_owned()).collect();
+            names.sort();
+            names
+        };
+        let before = testing::snapshot(store);
+        let schema = [
+            "__diesel_schema_migrations",
+            "admin",
+            "auth",
+            "auth_epoch",
+            "backup_code",
+            "login_challenge",
+            "session",
+            "session_activity",
+            "throttle_failure",
+            "user",
+        ];
+        assert_eq!(tables(&before), schema, "{before}");
+        assert_eq!(testing::snapshot(store), before, "two snapshots of an unchanged store are equal");
+
+        let mut conn = store.conn().unwrap();
+        conn.batch_execute("UPDATE auth_epoch SET n = n + 1").unwrap();
+        let moved = testing::snapshot(store);
+        assert_ne!(moved, before, "the auth epoch is in the snapshot");
+        conn.batch_execute("CREATE TABLE later (it TEXT); INSERT INTO later VALUES ('a-later-row')").unwrap();
+        let later = testing::snapshot(store);
+        assert!(tables(&later).contains(&"later".to_owned()), "{later}");
+        assert!(later.contains("a-later-row"), "{later}");
+    });
+}

@@ -61,20 +61,22 @@ async fn state_changing_requests_from_other_sites_are_refused() {
     assert_eq!(me.ok()["token"], token.as_str(), "the refused calls changed nothing");
 
     // Logging out, turning 2FA off and logging in (login CSRF) from another site: refused too.
-    for url in ["/api/auth.logout", "/api/auth.disable2FA", "/api/trpc/auth.logout"] {
+    for url in ["/api/auth.logout", "/api/auth.disable2FA", "/api/trpc/auth.logout", "/api/trpc/auth.disable2FA"] {
         assert!(forbidden(&post(&s, url, &[("cookie", &cookie), ("origin", EVIL)]).await), "{url}");
     }
-    let creds = json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}).to_string();
-    let r = s
-        .browser()
-        .raw(|c, base| {
-            c.post(format!("{base}/api/auth.login"))
-                .header("origin", EVIL)
-                .header("content-type", "application/json")
-                .body(creds.clone())
-        })
-        .await;
-    assert!(forbidden(&r), "{r:?}");
+    let creds = json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD});
+    for (url, body) in [("/api/auth.login", creds.clone()), ("/api/trpc/auth.login", json!({ "json": creds }))] {
+        let r = s
+            .browser()
+            .raw(|c, base| {
+                c.post(format!("{base}{url}"))
+                    .header("origin", EVIL)
+                    .header("content-type", "application/json")
+                    .body(body.to_string())
+            })
+            .await;
+        assert!(forbidden(&r), "{url}: {r:?}");
+    }
 
     // The gateway's own origin, a trusted origin, Sec-Fetch-Site same-origin or none, and
     // clients that send neither header (curl, scripts, generated clients) may act.

@@ -20,6 +20,7 @@ mod process;
 mod protocol_rejects;
 mod purge;
 mod races;
+mod readme_reliability;
 mod revocation;
 mod rotation;
 mod secrets_at_rest;

@@ -1,7 +1,7 @@
 //! Requests refused before any procedure: what answers in the error shape and what cannot.
 //! The gateway's own limits (URI 16 KiB, headers 32 KiB) answer `413 PAYLOAD_TOO_LARGE` in
 //! the shape of the surface. Requests that break HTTP itself (a malformed request line, bytes
-//! outside HTTP's grammar, more than 96 header fields, a URI past actix-http's 64 KiB) are
+//! outside HTTP's grammar, more than 96 header fields, a URI over 65,534 bytes) are
 //! answered by actix-http before the application sees them: a bare 400 or 431, no body, and
 //! the connection closed. The README says so; this test holds it to that.
 
@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::helpers::*;
 use gateway_store::Backend;
+use gateway_wire::{MAX_HEADER_BYTES, MAX_URI_BYTES};
 use serde_json::Value;
 
 /// Sends raw bytes on a new connection; returns the status line's code, the headers and body.
@@ -48,6 +49,22 @@ async fn oversized_requests_get_the_error_shape_and_broken_http_a_bare_status() 
             let code = if trpc { &body["error"]["json"]["data"]["code"] } else { &body["code"] };
             assert_eq!(code, "PAYLOAD_TOO_LARGE", "{target:.40}: {body}");
         }
+        // The limits are exact: a URI or headers of the limit's size pass, one byte more is refused.
+        assert_eq!((MAX_URI_BYTES, MAX_HEADER_BYTES), (16 * 1024, 32 * 1024));
+        let prefix = "/health?x=";
+        let fill = MAX_URI_BYTES - prefix.len();
+        for (extra, expected) in [(0, 200), (1, 413)] {
+            let request = format!("GET {prefix}{} HTTP/1.1\r\n{host}\r\n", "a".repeat(fill + extra));
+            assert_eq!(exchange(addr, request.as_bytes()).0, expected, "a URI of {} bytes", MAX_URI_BYTES + extra);
+        }
+        // Header bytes count names and values: Host's and Connection's, then X-Filler's.
+        let used = "host".len() + addr.to_string().len() + "connection".len() + "close".len() + "x-filler".len();
+        for (extra, expected) in [(0, 200), (1, 413)] {
+            let filler = format!("X-Filler: {}\r\n", "b".repeat(MAX_HEADER_BYTES - used + extra));
+            let request = format!("GET /health HTTP/1.1\r\n{host}{filler}\r\n");
+            assert_eq!(exchange(addr, request.as_bytes()).0, expected, "{} header bytes", MAX_HEADER_BYTES + extra);
+        }
+
         // Broken HTTP: actix-http answers before the application, with no body.
         let many_headers: String = (0..200).map(|i| format!("X-{i}: a\r\n")).collect();
         for (what, request, expected) in [
@@ -73,6 +90,21 @@ async fn oversized_requests_get_the_error_shape_and_broken_http_a_bare_status() 
             let (status, head, body) = exchange(addr, &request);
             assert_eq!(status, expected, "{what}");
             assert!(body.is_empty() && head.contains("content-length: 0"), "{what}: {head}");
+        }
+        // Where actix-http's limits are: a URI of 65,534 bytes (the `http` crate's longest,
+        // just under 64 KiB) still reaches the gateway, which refuses it in its shape; one
+        // more byte is a bare 400. 96 header fields (Host, Connection and 94 more) are
+        // served; 97 are a bare 431.
+        let prefix = "/health?x=";
+        for (extra, expected, shaped) in [(0, 413, true), (1, 400, false)] {
+            let target = format!("{prefix}{}", "a".repeat(65_534 - prefix.len() + extra));
+            let (status, _, body) = exchange(addr, format!("GET {target} HTTP/1.1\r\n{host}\r\n").as_bytes());
+            assert_eq!((status, !body.is_empty()), (expected, shaped), "a URI of {} bytes", target.len());
+        }
+        for (fields, expected) in [(96, 200), (97, 431)] {
+            let more: String = (0..fields - 2).map(|i| format!("X-{i}: a\r\n")).collect();
+            let (status, _, _) = exchange(addr, format!("GET /health HTTP/1.1\r\n{host}{more}\r\n").as_bytes());
+            assert_eq!(status, expected, "{fields} header fields");
         }
     });
     checks.await.unwrap();
