@@ -88,23 +88,33 @@ pub type SessionWithAuth = (SessionRow, AuthRow, Option<i64>, Option<i64>);
 /// The session, its account, its last recorded use and the auth epoch, in one query (one
 /// snapshot): the lookup behind an authenticated call whose answer is not cached yet.
 ///
+/// It runs on the backend's own connection, where diesel keys its prepared statement by
+/// the query's type; through the `DbConn` enum it writes the SQL out again on every call.
 /// No `LIMIT` (`first`, `single_value`): SQLite's planner reads a bound `LIMIT`, so a
-/// statement with one is prepared again each time it runs, which cost more than the lookup
-/// itself. The id is the key and `auth_epoch` has its one row: one row at most anyway.
+/// statement with one is prepared again each time it runs. The id is the key and
+/// `auth_epoch` has its one row: one row at most anyway. (Both cost more than the lookup.)
 pub fn find_with_auth(conn: &mut DbConn, id: &str) -> Result<Option<SessionWithAuth>, StoreError> {
-    Ok(session::table
-        .inner_join(auth::table)
-        .left_join(session_activity::table)
-        .left_join(auth_epoch::table.on(auth_epoch::id.eq(1)))
-        .filter(session::id.eq(id))
-        .select((
-            SessionRow::as_select(),
-            auth::all_columns,
-            session_activity::last_used_at.nullable(),
-            auth_epoch::n.nullable(),
-        ))
-        .get_result(conn)
-        .optional()?)
+    // (A macro: the selection's type names its backend.)
+    macro_rules! query {
+        () => {
+            session::table
+                .inner_join(auth::table)
+                .left_join(session_activity::table)
+                .left_join(auth_epoch::table.on(auth_epoch::id.eq(1)))
+                .filter(session::id.eq(id))
+                .select((
+                    SessionRow::as_select(),
+                    auth::all_columns,
+                    session_activity::last_used_at.nullable(),
+                    auth_epoch::n.nullable(),
+                ))
+        };
+    }
+    Ok(match conn {
+        DbConn::Postgres(c) => query!().get_result(c),
+        DbConn::Sqlite(c) => query!().get_result(c),
+    }
+    .optional()?)
 }
 
 /// Records that session `id` was used at `at` (unix seconds). Its own table: this moves no
