@@ -27,6 +27,19 @@ struct Gateway {
     _data_dir: tempfile::TempDir,
 }
 
+/// What `find` takes from the first log line it accepts, once the process has written it
+/// (within a minute).
+fn wait_for_line<T>(log: &Mutex<Vec<String>>, what: &str, find: impl Fn(&str) -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(found) = log.lock().unwrap().iter().find_map(|l| find(l)) {
+            return found;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "no {what} line: {:?}", log.lock().unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 impl Gateway {
     #[allow(clippy::zombie_processes)] // Drop kills and waits for the child.
     fn start(database_url: &str, extra: &[&str]) -> Gateway {
@@ -48,26 +61,19 @@ impl Gateway {
                 sink.lock().unwrap().push(line);
             }
         });
-        let start = Instant::now();
-        loop {
-            let address = log.lock().unwrap().iter().find_map(|l| {
-                let rest = l.split("http://127.0.0.1:").nth(1)?;
-                Some(rest.chars().take_while(char::is_ascii_digit).collect::<String>())
-            });
-            if let Some(port) = address {
-                return Gateway { child, base: format!("http://127.0.0.1:{port}"), log, _data_dir: dir };
-            }
-            assert!(start.elapsed() < Duration::from_secs(60), "no start-up line: {:?}", log.lock().unwrap());
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let port = wait_for_line(&log, "start-up", |l| {
+            let rest = l.split("http://127.0.0.1:").nth(1)?;
+            Some(rest.chars().take_while(char::is_ascii_digit).collect::<String>())
+        });
+        Gateway { child, base: format!("http://127.0.0.1:{port}"), log, _data_dir: dir }
     }
 
-    /// The metrics listener's URL, from its start-up line.
+    /// The metrics listener's URL, from its start-up line (written after the main one).
     fn metrics_url(&self) -> String {
-        let log = self.log.lock().unwrap();
-        let line = log.iter().find(|l| l.contains("metrics listening")).expect("a metrics start-up line");
-        let url = line.split("address=").nth(1).unwrap().split_whitespace().next().unwrap();
-        url.to_owned()
+        wait_for_line(&self.log, "metrics start-up", |l| {
+            let address = l.contains("metrics listening").then(|| l.split("address=").nth(1))??;
+            Some(address.split_whitespace().next()?.to_owned())
+        })
     }
 
     /// Stops the process (SIGTERM, so everything is flushed) and returns its log.
