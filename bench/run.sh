@@ -23,7 +23,8 @@
 #        sessions (the admin's SEED tokens stay):
 #        A again (warm: one token, answered from memory), the cold path over the SEED
 #        accounts' tokens, and C again (logins of the same 4 accounts among them)
-#   F  RSS: idle after setup (VmRSS), peak during A (VmHWM after the A runs), peak overall
+#   F  RSS: idle after setup (VmRSS), peak after A and the first cold path (full caches),
+#      peak overall
 # The reference peer (BACKENDS=peer, on PostgreSQL; PEER_DIR, by default
 # ../shared/bench/peer) gets A and the same two cold cycles on the same seeded rows (its
 # API token is its session id, so its tokens are the seeded ids).
@@ -468,7 +469,7 @@ bench_backend() {
       SUMMARY+=("| $BK | E: A at $c conns / A at 64 conns | req/s $(ratio "$(field a-c"$c" rps)" "$a_rps")x, p99 $(field a-c"$c" p99) ms |")
     done
   fi
-  SUMMARY+=("| $BK | F: RSS idle after setup / peak during A runs / peak overall | $(awk -v k="$idle_kb" 'BEGIN { printf "%.1f", k / 1024 }') / $(awk -v k="$hwm_a_kb" 'BEGIN { printf "%.1f", k / 1024 }') / $(awk -v k="$hwm_kb" 'BEGIN { printf "%.1f", k / 1024 }') MB |")
+  SUMMARY+=("| $BK | F: RSS idle after setup / peak after the A runs and the first cold path / peak overall | $(awk -v k="$idle_kb" 'BEGIN { printf "%.1f", k / 1024 }') / $(awk -v k="$hwm_a_kb" 'BEGIN { printf "%.1f", k / 1024 }') / $(awk -v k="$hwm_kb" 'BEGIN { printf "%.1f", k / 1024 }') MB |")
 }
 
 declare -A COLD_1_OF=() COLD_N_OF=()
