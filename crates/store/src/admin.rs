@@ -32,9 +32,9 @@ pub fn create(conn: &mut DbConn, new: NewAuth<'_>, admin_id: &str, created_at: &
 }
 
 pub fn find_by_auth(conn: &mut DbConn, auth_id: &str) -> Result<Option<AdminRow>, StoreError> {
-    Ok(admin::table.filter(admin::auth_id.eq(auth_id)).select(admin::all_columns).first(conn).optional()?)
+    Ok(admin::table.filter(admin::auth_id.eq(auth_id)).select(admin::all_columns).get_result(conn).optional()?)
 }
 
 pub fn first(conn: &mut DbConn) -> Result<Option<AdminRow>, StoreError> {
-    Ok(admin::table.select(admin::all_columns).first(conn).optional()?)
+    Ok(admin::table.select(admin::all_columns).get_result(conn).optional()?)
 }

@@ -65,11 +65,11 @@ impl AuthChanges {
 }
 
 pub fn find_by_id(conn: &mut DbConn, id: &str) -> Result<Option<AuthRow>, StoreError> {
-    Ok(auth::table.find(id).select(auth::all_columns).first(conn).optional()?)
+    Ok(auth::table.find(id).select(auth::all_columns).get_result(conn).optional()?)
 }
 
 pub fn find_by_email(conn: &mut DbConn, email: &str) -> Result<Option<AuthRow>, StoreError> {
-    Ok(auth::table.filter(auth::email.eq(email)).select(auth::all_columns).first(conn).optional()?)
+    Ok(auth::table.filter(auth::email.eq(email)).select(auth::all_columns).get_result(conn).optional()?)
 }
 
 /// The row after the update, `None` if there is no such id. A taken email is

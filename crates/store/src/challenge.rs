@@ -22,7 +22,7 @@ pub fn insert(conn: &mut DbConn, row: &ChallengeRow) -> Result<(), StoreError> {
 }
 
 pub fn find(conn: &mut DbConn, id: &str) -> Result<Option<ChallengeRow>, StoreError> {
-    Ok(login_challenge::table.find(id).select(login_challenge::all_columns).first(conn).optional()?)
+    Ok(login_challenge::table.find(id).select(login_challenge::all_columns).get_result(conn).optional()?)
 }
 
 /// Counts one more wrong pin, atomically; returns the new count. `NotFound` if the

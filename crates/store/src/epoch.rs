@@ -37,7 +37,6 @@ const RECONNECT: Duration = Duration::from_secs(1);
 
 /// The epoch and the count of sessions added, as the store holds them now.
 pub fn read(conn: &mut DbConn) -> Result<Reading, StoreError> {
-    // `find`, not `first`: no bound LIMIT, which SQLite would prepare again each time.
     let (n, added) = auth_epoch::table.find(1).select((auth_epoch::n, auth_epoch::added)).get_result(conn)?;
     Ok(Reading { n, added })
 }

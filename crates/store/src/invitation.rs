@@ -54,7 +54,7 @@ pub fn find_by_token(conn: &mut DbConn, token: &str) -> Result<Option<(Invitatio
         .inner_join(auth::table)
         .filter(user::token.eq(token))
         .select((user::all_columns, auth::email))
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -42,6 +42,10 @@ pub use metrics::{STORE_CHECKOUT_WAIT, STORE_ERRORS, Vitals};
 pub use migrations::MigrationStatus;
 
 /// A connection to either backend; queries are written once against it.
+///
+/// A query for one row by a key uses `get_result`, not `first`: `first` binds a `LIMIT`,
+/// and SQLite's planner reads a bound `LIMIT`, so the statement would be prepared again on
+/// every call. (`first` stays where more rows could match.)
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {
     Postgres(PgConnection),

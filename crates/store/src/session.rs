@@ -79,7 +79,7 @@ pub fn insert(conn: &mut DbConn, new: &NewSession) -> Result<(), StoreError> {
 }
 
 pub fn find(conn: &mut DbConn, id: &str) -> Result<Option<SessionRow>, StoreError> {
-    Ok(session::table.find(id).select(SessionRow::as_select()).first(conn).optional()?)
+    Ok(session::table.find(id).select(SessionRow::as_select()).get_result(conn).optional()?)
 }
 
 /// A session found with what goes with it, read in one query (one snapshot).
@@ -89,10 +89,9 @@ pub type SessionWithAuth = (SessionRow, AuthRow, Option<i64>, Option<i64>);
 /// snapshot): the lookup behind an authenticated call whose answer is not cached yet.
 ///
 /// It runs on the backend's own connection, where diesel keys its prepared statement by
-/// the query's type; through the `DbConn` enum it writes the SQL out again on every call.
-/// No `LIMIT` (`first`, `single_value`): SQLite's planner reads a bound `LIMIT`, so a
-/// statement with one is prepared again each time it runs. The id is the key and
-/// `auth_epoch` has its one row: one row at most anyway. (Both cost more than the lookup.)
+/// the query's type; through the `DbConn` enum it writes the SQL out again on every call,
+/// which cost more than the lookup. The epoch is a join on its one row, not a
+/// `single_value` subquery, which would bind a `LIMIT` (see [`DbConn`]).
 pub fn find_with_auth(conn: &mut DbConn, id: &str) -> Result<Option<SessionWithAuth>, StoreError> {
     // (A macro: the selection's type names its backend.)
     macro_rules! query {
@@ -198,7 +197,7 @@ pub fn revoke_all(
     api_token: bool,
 ) -> Result<Option<usize>, StoreError> {
     write_tx(conn, |c| {
-        let exists: Option<String> = auth::table.find(auth_id).select(auth::id).first(c).optional()?;
+        let exists: Option<String> = auth::table.find(auth_id).select(auth::id).get_result(c).optional()?;
         if exists.is_none() {
             return Ok(None);
         }
